@@ -1,0 +1,12 @@
+// Public API of the in-process KSM: codecs (pure), keyfile, AEAD stores, the Ksm itself, key-tool helpers.
+export * from './types.js'
+export * from './key-handle.js'
+export * from './keyfile.js'
+export * from './aead-codec.js'
+export * from './aead-file.js'
+export * from './aead-store.js'
+export * from './file-store.js'
+export * from './ksm.js'
+export * from './open-file-ksm.js'
+export * from './public-id.js'
+export * from './ykksm-csv.js'
