@@ -12,6 +12,8 @@ export interface PgDatabaseOptions {
 // it is a little longer: normally the server's clearer error wins.
 const CLIENT_TIMEOUT_MARGIN_MS = 1000
 
+const CLOSE_WAIT_MS = 2000
+
 type TimedQueryConfig = pg.QueryConfig & { query_timeout?: number }
 
 function defaultConnectionErrorHandler (err: Error): void {
@@ -21,7 +23,17 @@ function defaultConnectionErrorHandler (err: Error): void {
 export class PgDatabase implements Database {
   readonly backend = 'postgresql' as const
 
-  private constructor (private readonly pool: pg.Pool) {}
+  /** Connections not yet fully closed; pool.end() resolves before their sockets are. */
+  private connections = 0
+  private allClosed: (() => void) | null = null
+
+  private constructor (private readonly pool: pg.Pool) {
+    pool.on('connect', () => { this.connections++ })
+    pool.on('remove', () => {
+      this.connections--
+      if (this.connections === 0) this.allClosed?.()
+    })
+  }
 
   static open (url: string, opts: PgDatabaseOptions): PgDatabase {
     const pool = new pg.Pool({
@@ -81,7 +93,14 @@ export class PgDatabase implements Database {
     }
   }
 
+  /** Ends the pool and waits until every connection has said goodbye to the server. */
   async close (): Promise<void> {
+    const closed = new Promise<void>((resolve) => {
+      this.allClosed = resolve
+      // Never hang shutdown on a socket that will not close.
+      setTimeout(resolve, CLOSE_WAIT_MS).unref()
+    })
     await this.pool.end()
+    if (this.connections > 0) await closed
   }
 }
