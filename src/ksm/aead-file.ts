@@ -1,7 +1,7 @@
 // AEAD files as pyhsm's tools write and read them (reference/ksm-pyhsm.md §3).
 import path from 'node:path'
 import { modhexToBytes } from '../otp/modhex.js'
-import { AEAD_NONCE_BYTES } from './aead-codec.js'
+import { AEAD_NONCE_BYTES, wrapYubikeySecret } from './aead-codec.js'
 
 const MARKER = Buffer.from('YubiHSM AEAD\n', 'latin1')
 const MARKER_CRLF = Buffer.from('YubiHSM AEAD\r\n', 'latin1')
@@ -85,4 +85,9 @@ export function aeadRelativePath (keyHandleAsTyped: string, publicId: string): s
   for (let i = 0; i < publicId.length; i += 2) parts.push(publicId.slice(i, i + 2))
   if (publicId !== '') parts.push(publicId)
   return path.join(...parts)
+}
+
+/** A complete version 1 file for a YubiKey secret, as yhsm-generate-keys / yhsm-import-keys write it. */
+export function makeYubikeyAeadFile (p: { key: Buffer, keyHandle: number, nonce: Uint8Array, aesKey: Uint8Array, privateUid: Uint8Array }): Buffer {
+  return serialiseAeadFile(p.keyHandle, p.nonce, wrapYubikeySecret(p.key, p.keyHandle, p.nonce, p.aesKey, p.privateUid))
 }
