@@ -89,11 +89,38 @@ export function wrapYubikeySecret (key: Buffer, keyHandle: number, nonce: Uint8A
   }
 }
 
-/** Opens a 30-byte YubiKey AEAD; the caller should zero the returned buffer (both parts share it). */
-export function unwrapYubikeySecret (key: Buffer, keyHandle: number, nonce: Uint8Array, aead: Uint8Array): { secret: Buffer, aesKey: Buffer, privateUid: Buffer } {
+/** A YubiKey AEAD split and checked once, so a cache can keep it ready (ciphertext only, no secret). */
+export interface PreparedYubikeyAead {
+  keyHandle: number
+  ccmNonce: Buffer
+  ciphertext: Buffer
+  tag: Buffer
+}
+
+export function prepareYubikeyAead (keyHandle: number, nonce: Uint8Array, aead: Uint8Array): PreparedYubikeyAead {
   if (aead.length !== YUBIKEY_AEAD_BYTES) {
     throw new AeadLengthError(`YubiKey AEAD must be ${YUBIKEY_AEAD_BYTES} bytes, got ${aead.length}`)
   }
-  const secret = unwrapAead(key, keyHandle, nonce, aead)
+  const copy = Buffer.from(aead)
+  return { keyHandle, ccmNonce: ccmNonce(keyHandle, nonce), ciphertext: copy.subarray(0, YUBIKEY_SECRET_BYTES), tag: copy.subarray(YUBIKEY_SECRET_BYTES) }
+}
+
+/** Opens a prepared AEAD: 22 bytes YubiKey AES key ‖ private uid. The caller should zero the result. */
+export function openPreparedYubikeyAead (key: Buffer, p: PreparedYubikeyAead): Buffer {
+  const decipher = createDecipheriv(ccmAlgorithm(key), key, p.ccmNonce, { authTagLength: AEAD_MAC_BYTES })
+  decipher.setAuthTag(p.tag)
+  const plain = decipher.update(p.ciphertext)
+  try {
+    decipher.final()
+  } catch {
+    plain.fill(0)
+    throw new AeadAuthError()
+  }
+  return plain
+}
+
+/** Opens a 30-byte YubiKey AEAD; the caller should zero `secret` (aesKey and privateUid are views of it). */
+export function unwrapYubikeySecret (key: Buffer, keyHandle: number, nonce: Uint8Array, aead: Uint8Array): { secret: Buffer, aesKey: Buffer, privateUid: Buffer } {
+  const secret = openPreparedYubikeyAead(key, prepareYubikeyAead(keyHandle, nonce, aead))
   return { secret, aesKey: secret.subarray(0, 16), privateUid: secret.subarray(16, 22) }
 }

@@ -16,4 +16,6 @@ export type AeadLoadResult =
 
 export interface AeadStore {
   load (publicId: string): Promise<AeadLoadResult>
+  /** A cached record without I/O, if the store has one (lets the hot path skip a promise round trip). */
+  peek? (publicId: string): AeadRecord | undefined
 }

@@ -79,6 +79,9 @@ export function createFileAeadStore (opts: FileAeadStoreOptions): FileAeadStore 
       if (result.status === 'found') cache.set(publicId, result.record)
       return result
     },
+    peek (publicId: string): AeadRecord | undefined {
+      return cache.get(publicId)
+    },
     invalidate (publicId?: string): void {
       if (publicId === undefined) cache.clear()
       else cache.delete(publicId)

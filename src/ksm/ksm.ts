@@ -1,11 +1,12 @@
 // The in-process KSM: what yhsm-yubikey-ksm does per request, as a function (reference/ksm-pyhsm.md §4.1, §5).
 import { timingSafeEqual } from 'node:crypto'
 import { isValidOtp } from '../otp/otp-string.js'
-import { CRC_OK_RESIDUE, crc16, decryptToken, parseTokenPlaintext } from '../otp/token.js'
-import type { KsmFailureReason } from '../outcome.js'
+import { decryptToken, parseTokenPlaintext } from '../otp/token.js'
 import type { OtpFields } from '../otp/types.js'
-import { AeadAuthError, YUBIKEY_AEAD_BYTES, unwrapYubikeySecret } from './aead-codec.js'
-import type { AeadStore } from './aead-store.js'
+import type { KsmFailureReason } from '../outcome.js'
+import { AeadAuthError, YUBIKEY_AEAD_BYTES, prepareYubikeyAead, type PreparedYubikeyAead } from './aead-codec.js'
+import { YubikeyAeadOpener } from './ccm-opener.js'
+import type { AeadLoadResult, AeadRecord, AeadStore } from './aead-store.js'
 import type { Keyfile } from './keyfile.js'
 import type { DecryptResult, Ksm } from './types.js'
 
@@ -18,8 +19,59 @@ function fail (publicId: string, reason: KsmFailureReason, detail: string): Decr
   return { ok: false, publicId, reason, detail }
 }
 
+type Openers = Map<number, YubikeyAeadOpener>
+
+const where = (rec: AeadRecord): string => `${rec.source} (key handle ${rec.keyHandle})`
+
+/** Everything after the AEAD was found: pyhsm's bare `ERR` cases, or the fields. */
+function decryptWith (keyfile: Openers, prepared: WeakMap<AeadRecord, PreparedYubikeyAead>, rec: AeadRecord, token: string): DecryptResult {
+  const publicId = rec.publicId
+  let p = prepared.get(rec)
+  if (p === undefined) {
+    if (rec.aead.length !== YUBIKEY_AEAD_BYTES) {
+      return fail(publicId, 'aead_unreadable', `${where(rec)}: AEAD is ${rec.aead.length} bytes, a YubiKey AEAD has ${YUBIKEY_AEAD_BYTES}`)
+    }
+    p = prepareYubikeyAead(rec.keyHandle, rec.nonce, rec.aead)
+    prepared.set(rec, p)
+  }
+  const opener = keyfile.get(rec.keyHandle)
+  if (opener === undefined) return fail(publicId, 'unknown_key_handle', `${where(rec)}: the keyfile has no key handle ${rec.keyHandle}`)
+  let secret: Buffer
+  try {
+    secret = opener.open(p)
+  } catch (err) {
+    if (err instanceof AeadAuthError) {
+      return fail(publicId, 'aead_auth_failed', `${where(rec)}: AEAD integrity check failed (wrong key-handle key or corrupted file)`)
+    }
+    throw err
+  }
+  let plain: Buffer | undefined
+  try {
+    plain = decryptToken(token, secret.subarray(0, 16))
+    const parsed = parseTokenPlaintext(plain)
+    if (!timingSafeEqual(parsed.privateUid, secret.subarray(16, 22))) {
+      return fail(publicId, 'uid_mismatch', `${where(rec)}: the OTP's private uid differs from the AEAD's (token made with another key?)`)
+    }
+    if (!parsed.crcOk) return fail(publicId, 'crc_mismatch', `${where(rec)}: the OTP's CRC-16 check failed`)
+    return { ok: true, publicId, fields: parsed.fields, keyHandle: rec.keyHandle, source: rec.source }
+  } finally {
+    // best effort: the key also lived briefly inside OpenSSL contexts we cannot reach
+    secret.fill(0)
+    plain?.fill(0)
+  }
+}
+
+function fromLoad (keyfile: Openers, prepared: WeakMap<AeadRecord, PreparedYubikeyAead>, loaded: AeadLoadResult, publicId: string, token: string): DecryptResult {
+  if (loaded.status === 'found') return decryptWith(keyfile, prepared, loaded.record, token)
+  if (loaded.status === 'unreadable') return fail(publicId, 'aead_unreadable', loaded.detail)
+  return fail(publicId, 'unknown_key', `no AEAD for public id ${JSON.stringify(publicId)} (looked at ${loaded.tried.join(', ') || 'nothing'})`)
+}
+
 export function createKsm (opts: KsmOptions): Ksm {
-  const { keyfile, store } = opts
+  const { store } = opts
+  const keyfile: Openers = new Map([...opts.keyfile].map(([kh, key]) => [kh, new YubikeyAeadOpener(key)]))
+  // split nonce/ciphertext/tag once per cached record; keyed weakly so it goes when the store evicts
+  const prepared = new WeakMap<AeadRecord, PreparedYubikeyAead>()
   return {
     async decrypt (otp: string): Promise<DecryptResult> {
       if (typeof otp !== 'string' || !isValidOtp(otp)) {
@@ -27,41 +79,9 @@ export function createKsm (opts: KsmOptions): Ksm {
       }
       const publicId = otp.slice(0, -32)
       const token = otp.slice(-32)
-      const loaded = await store.load(publicId)
-      if (loaded.status === 'missing') {
-        return fail(publicId, 'unknown_key', `no AEAD for public id ${JSON.stringify(publicId)} (looked at ${loaded.tried.join(', ') || 'nothing'})`)
-      }
-      if (loaded.status === 'unreadable') return fail(publicId, 'aead_unreadable', loaded.detail)
-      const rec = loaded.record
-      const where = `${rec.source} (key handle ${rec.keyHandle})`
-      if (rec.aead.length !== YUBIKEY_AEAD_BYTES) {
-        return fail(publicId, 'aead_unreadable', `${where}: AEAD is ${rec.aead.length} bytes, a YubiKey AEAD has ${YUBIKEY_AEAD_BYTES}`)
-      }
-      const key = keyfile.get(rec.keyHandle)
-      if (key === undefined) return fail(publicId, 'unknown_key_handle', `${where}: the keyfile has no key handle ${rec.keyHandle}`)
-      let secret
-      try {
-        secret = unwrapYubikeySecret(key, rec.keyHandle, rec.nonce, rec.aead)
-      } catch (err) {
-        if (err instanceof AeadAuthError) {
-          return fail(publicId, 'aead_auth_failed', `${where}: AEAD integrity check failed (wrong key-handle key or corrupted file)`)
-        }
-        throw err
-      }
-      let plain: Buffer | undefined
-      try {
-        plain = decryptToken(token, secret.aesKey)
-        const parsed = parseTokenPlaintext(plain)
-        if (!timingSafeEqual(parsed.privateUid, secret.privateUid)) {
-          return fail(publicId, 'uid_mismatch', `${where}: the OTP's private uid differs from the AEAD's (token made with another key?)`)
-        }
-        if (crc16(plain) !== CRC_OK_RESIDUE) return fail(publicId, 'crc_mismatch', `${where}: the OTP's CRC-16 check failed`)
-        return { ok: true, publicId, fields: parsed.fields, keyHandle: rec.keyHandle, source: rec.source }
-      } finally {
-        // best effort: the key also lived briefly inside OpenSSL contexts we cannot reach
-        secret.secret.fill(0)
-        plain?.fill(0)
-      }
+      const cached = store.peek?.(publicId)
+      if (cached !== undefined) return decryptWith(keyfile, prepared, cached, token)
+      return fromLoad(keyfile, prepared, await store.load(publicId), publicId, token)
     }
   }
 }

@@ -53,7 +53,12 @@ export function hexToModhex (hex: string): string {
 /** Modhex → bytes; the length must be even. */
 export function modhexToBytes (s: string): Buffer {
   if (s.length % 2 !== 0) throw new ModhexError(`modhex string has odd length ${s.length}; bytes need an even length`)
-  const out = Buffer.allocUnsafe(s.length / 2)
+  return modhexToBytesInto(s, Buffer.allocUnsafe(s.length / 2))
+}
+
+/** Modhex → bytes written into `out`, which must be exactly half as long as `s`; returns `out`. */
+export function modhexToBytesInto<T extends Uint8Array> (s: string, out: T): T {
+  if (s.length !== 2 * out.length) throw new ModhexError(`modhex string of ${s.length} characters does not fill ${out.length} bytes`)
   for (let i = 0; i < out.length; i++) {
     out[i] = (nibble(MODHEX_VALUE, s, 2 * i, 'modhex') << 4) | nibble(MODHEX_VALUE, s, 2 * i + 1, 'modhex')
   }

@@ -1,6 +1,6 @@
 // The 16-byte Yubico OTP token: AES-128-ECB, layout and CRC per reference/ksm-pyhsm.md §5.
 import { createCipheriv, createDecipheriv, randomInt } from 'node:crypto'
-import { bytesToModhex, isModhex, modhexToBytes } from './modhex.js'
+import { bytesToModhex, isModhex, modhexToBytesInto } from './modhex.js'
 import { MAX_PUBLIC_ID_LENGTH, TOKEN_LENGTH } from './otp-string.js'
 import type { OtpFields } from './types.js'
 
@@ -10,17 +10,18 @@ export const YUBIKEY_KEY_BYTES = 16
 /** crc16 over a token with a correct stored CRC always gives this residue. */
 export const CRC_OK_RESIDUE = 0xf0b8
 
+// Byte-at-a-time table for the bitwise algorithm below: 8x fewer steps on the verify hot path.
+const CRC_TABLE = new Uint16Array(256)
+for (let b = 0; b < 256; b++) {
+  let crc = b
+  for (let j = 0; j < 8; j++) crc = crc & 1 ? (crc >>> 1) ^ 0x8408 : crc >>> 1
+  CRC_TABLE[b] = crc
+}
+
 /** CRC-16 as in ISO 13239: init 0xffff, reflected polynomial 0x8408, no final xor. */
 export function crc16 (buf: Uint8Array): number {
   let crc = 0xffff
-  for (let i = 0; i < buf.length; i++) {
-    crc ^= buf[i]!
-    for (let j = 0; j < 8; j++) {
-      const lsb = crc & 1
-      crc >>= 1
-      if (lsb) crc ^= 0x8408
-    }
-  }
+  for (let i = 0; i < buf.length; i++) crc = (crc >>> 8) ^ CRC_TABLE[(crc ^ buf[i]!) & 0xff]!
   return crc
 }
 
@@ -30,13 +31,17 @@ function checkKey (aesKey: Buffer): void {
   }
 }
 
+// The hot path decodes every token into this block instead of a fresh allocation; update() copies it.
+const tokenScratch = Buffer.alloc(TOKEN_BYTES)
+
 /** AES-128-ECB decrypt of the 32-modhex-character token (single block, no padding). */
 export function decryptToken (token: string, aesKey: Buffer): Buffer {
   checkKey(aesKey)
   if (token.length !== TOKEN_LENGTH) throw new Error(`OTP token must be ${TOKEN_LENGTH} modhex characters, got ${token.length}`)
+  modhexToBytesInto(token, tokenScratch)
   const decipher = createDecipheriv('aes-128-ecb', aesKey, null)
   decipher.setAutoPadding(false)
-  const plain = decipher.update(modhexToBytes(token))
+  const plain = decipher.update(tokenScratch)
   decipher.final()
   return plain
 }
