@@ -105,22 +105,11 @@ export function prepareYubikeyAead (keyHandle: number, nonce: Uint8Array, aead: 
   return { keyHandle, ccmNonce: ccmNonce(keyHandle, nonce), ciphertext: copy.subarray(0, YUBIKEY_SECRET_BYTES), tag: copy.subarray(YUBIKEY_SECRET_BYTES) }
 }
 
-/** Opens a prepared AEAD: 22 bytes YubiKey AES key ‖ private uid. The caller should zero the result. */
-export function openPreparedYubikeyAead (key: Buffer, p: PreparedYubikeyAead): Buffer {
-  const decipher = createDecipheriv(ccmAlgorithm(key), key, p.ccmNonce, { authTagLength: AEAD_MAC_BYTES })
-  decipher.setAuthTag(p.tag)
-  const plain = decipher.update(p.ciphertext)
-  try {
-    decipher.final()
-  } catch {
-    plain.fill(0)
-    throw new AeadAuthError()
-  }
-  return plain
-}
-
 /** Opens a 30-byte YubiKey AEAD; the caller should zero `secret` (aesKey and privateUid are views of it). */
 export function unwrapYubikeySecret (key: Buffer, keyHandle: number, nonce: Uint8Array, aead: Uint8Array): { secret: Buffer, aesKey: Buffer, privateUid: Buffer } {
-  const secret = openPreparedYubikeyAead(key, prepareYubikeyAead(keyHandle, nonce, aead))
+  if (aead.length !== YUBIKEY_AEAD_BYTES) {
+    throw new AeadLengthError(`YubiKey AEAD must be ${YUBIKEY_AEAD_BYTES} bytes, got ${aead.length}`)
+  }
+  const secret = unwrapAead(key, keyHandle, nonce, aead)
   return { secret, aesKey: secret.subarray(0, 16), privateUid: secret.subarray(16, 22) }
 }
