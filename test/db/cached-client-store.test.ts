@@ -124,3 +124,22 @@ describe.each(testBackends())('CachedClientStore over the clients table on %s', 
     expect((await cache.getClient(5))?.active).toBe(false)
   })
 })
+
+describe('createStores', () => {
+  test('wires the cached client store with config.clientCacheMs and the yubikeys repository', async () => {
+    const t = await createTestDatabase({ backend: 'pglite' })
+    try {
+      const { createStores } = await import('../../src/db/stores.js')
+      expect(createStores(t.db, t.config({ clientCacheMs: 1000 })).clients).toBeInstanceOf(CachedClientStore)
+      // With the cache off, a disable is seen at once.
+      const stores = createStores(t.db, t.config({ clientCacheMs: 0 }))
+      await t.db.query("INSERT INTO clients (id, created, secret) VALUES (3, 1, 'c2VjcmV0')")
+      expect((await stores.clients.getClient(3))?.active).toBe(true)
+      await t.db.query('UPDATE clients SET active = FALSE')
+      expect((await stores.clients.getClient(3))?.active).toBe(false)
+      expect(await stores.yubikeys.accept({ publicId: 'cccccccccccb', counter: 1, use: 0, low: 0, high: 0, nonce: 'n', now: 1 })).toEqual({ accepted: true })
+    } finally {
+      await t.drop()
+    }
+  })
+})

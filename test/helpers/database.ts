@@ -9,7 +9,7 @@
 //   await t.drop()                                  // in afterAll/afterEach
 //
 // describe.each(testBackends()) runs a suite on PGlite always and on PostgreSQL when it is available.
-import { mkdtempSync, rmSync } from 'node:fs'
+import { cpSync, existsSync, mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs'
 import { randomBytes } from 'node:crypto'
 import os from 'node:os'
 import path from 'node:path'
@@ -64,6 +64,33 @@ async function adminQuery (sql: string): Promise<void> {
   }
 }
 
+// Creating a PGlite database (initdb in WASM) takes seconds; copying a closed one takes a fraction of
+// that. So one empty database per PGlite version is kept in the temp directory (shared by test
+// processes, made once, put in place atomically) and copied for every test database.
+let pgliteTemplate: Promise<string> | null = null
+async function emptyPgliteDir (): Promise<string> {
+  pgliteTemplate ??= (async () => {
+    const pkg = JSON.parse(readFileSync(new URL('../../node_modules/@electric-sql/pglite/package.json', import.meta.url), 'utf8')) as { version: string }
+    const target = path.join(os.tmpdir(), `yubival-test-pglite-${pkg.version}`)
+    if (existsSync(path.join(target, 'PG_VERSION'))) return target
+    const dataDir = mkdtempSync(path.join(os.tmpdir(), 'yubival-test-template-'))
+    try {
+      const config = loadConfig({}, { dataDir, databaseUrl: null })
+      await (await openDatabase(config)).close()
+      try {
+        renameSync(config.pgliteDir, target)
+      } catch (err) {
+        // Another test process put its copy in place first: use that one.
+        if (!['EEXIST', 'ENOTEMPTY'].includes((err as NodeJS.ErrnoException).code ?? '')) throw err
+      }
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true })
+    }
+    return target
+  })()
+  return pgliteTemplate
+}
+
 export async function createTestDatabase (opts: TestDatabaseOptions = {}): Promise<TestDatabase> {
   const backend = opts.backend ?? (process.env.TEST_DATABASE_URL ? 'postgresql' : 'pglite')
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'yubival-test-'))
@@ -80,6 +107,7 @@ export async function createTestDatabase (opts: TestDatabaseOptions = {}): Promi
   }
   const overrides = { dataDir, databaseUrl: url }
   const config = (extra: Parameters<typeof loadConfig>[1] = {}): Config => loadConfig({}, { ...overrides, ...extra })
+  if (backend === 'pglite') cpSync(await emptyPgliteDir(), config().pgliteDir, { recursive: true })
   let current: Database | null = await openDatabase(config())
   if (opts.migrate !== false) await migrate(current)
   const close = async (): Promise<void> => {
