@@ -42,9 +42,12 @@ const noDatabase: Queryable = {
   query: async () => { throw new Error('no database: only reading migration files') }
 }
 
-/** The schema version this code needs (highest migration file). */
+let expected: Promise<number> | null = null
+
+/** The schema version this code needs (highest migration file; read once, the files ship with the code). */
 export async function expectedMigrationVersion (): Promise<number> {
-  return postgrator(noDatabase).getMaxVersion()
+  expected ??= postgrator(noDatabase).getMaxVersion()
+  return expected
 }
 
 /** The schema version the database is at (0: never migrated). Read-only, no lock. */
