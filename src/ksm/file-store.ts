@@ -27,7 +27,8 @@ export interface FileAeadStore extends AeadStore {
 // file or a folder in its place, so that e.g. a permission problem is reported, not hidden.
 const NOT_HERE = new Set(['ENOENT', 'ENOTDIR', 'EISDIR'])
 
-async function readHead (file: string): Promise<Buffer> {
+/** The first MAX_AEAD_FILE_READ bytes of a file (all pyhsm ever reads of an AEAD file). */
+export async function readAeadFileHead (file: string): Promise<Buffer> {
   const fh = await fsp.open(file, 'r')
   try {
     const buf = Buffer.alloc(MAX_AEAD_FILE_READ)
@@ -50,7 +51,7 @@ export function createFileAeadStore (opts: FileAeadStoreOptions): FileAeadStore 
       tried.push(file)
       let bytes: Buffer
       try {
-        bytes = await readHead(file)
+        bytes = await readAeadFileHead(file)
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code
         if (code !== undefined && NOT_HERE.has(code)) continue
