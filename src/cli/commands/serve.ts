@@ -1,5 +1,77 @@
-import type { Command } from 'commander'
+import { Option, type Command } from 'commander'
+import type { Config } from '../../config.js'
+import { createLogger } from '../../server/logger.js'
+import { startService } from '../../server/service.js'
+import { openKsmFromConfig } from '../ksm-setup.js'
+import { addDatabaseOptions, addDataDirOption, addKsmOptions, configFromOptions, type CommonOptionValues } from '../options.js'
+
+interface ServeOptions extends CommonOptionValues {
+  host?: string
+  port?: string
+  logLevel?: string
+}
+
+function nextSteps (config: Config, url: string): string {
+  const db = config.databaseUrl === null ? `embedded PGlite in ${config.pgliteDir}` : 'PostgreSQL (DATABASE_URL)'
+  return [
+    '',
+    `yubival is listening on ${url}/wsapi/2.0/verify (database: ${db})`,
+    'Next steps, in another terminal:',
+    '  yubival clients gen                                 # prints ID,KEY for pam_yubico',
+    '  yubival keys generate --start-public-id vvcccccccccb --count 1 --print ykpersonalize',
+    '                                                      # program a YubiKey with the printed command',
+    'Then in /etc/pam.d/<service>:',
+    `  auth required pam_yubico.so id=ID key=KEY urllist=${url}/wsapi/2.0/verify authfile=/etc/yubikey_mappings`,
+    ''
+  ].join('\n')
+}
 
 export function registerServeCommand (program: Command): void {
-  void program
+  const cmd = program.command('serve')
+    .description('run the validation server (WSAPI 2.0 /wsapi/2.0/verify and 1.0 /wsapi/verify)')
+    .addOption(new Option('--host <host>', 'address to listen on (env YUBIVAL_HOST, default 127.0.0.1)'))
+    .addOption(new Option('--port <port>', 'port to listen on (env YUBIVAL_PORT, default 8080)'))
+    .addOption(new Option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent (env YUBIVAL_LOG_LEVEL, default info)'))
+  addDataDirOption(cmd)
+  addKsmOptions(cmd)
+  addDatabaseOptions(cmd)
+  cmd.action(async (opts: ServeOptions) => {
+    const extra: Partial<Config> = {}
+    if (opts.host !== undefined) extra.host = opts.host
+    if (opts.port !== undefined) {
+      if (!/^\d+$/.test(opts.port) || Number(opts.port) > 65535) throw new Error(`--port: expected 0-65535, got ${JSON.stringify(opts.port)}`)
+      extra.port = Number(opts.port)
+    }
+    if (opts.logLevel !== undefined) extra.logLevel = opts.logLevel as Config['logLevel']
+    const config = configFromOptions(opts, extra)
+    const logger = createLogger(config.logLevel)
+    const { ksm } = openKsmFromConfig(config, {
+      info: (message) => logger.info(message),
+      warn: (message) => logger.warn(message)
+    })
+    const service = await startService(config, { ksm, logger })
+    const address = service.app.server.address()
+    const port = typeof address === 'object' && address !== null ? address.port : config.port
+    const host = config.host.includes(':') ? `[${config.host}]` : config.host
+    if (process.stdout.isTTY) process.stdout.write(nextSteps(config, `http://${host}:${port}`))
+    logger.info({ host: config.host, port, database: config.databaseUrl === null ? 'pglite' : 'postgresql' }, 'yubival listening')
+
+    let closing = false
+    const shutdown = (signal: string): void => {
+      if (closing) return
+      closing = true
+      logger.info({ signal }, 'shutting down')
+      const force = setTimeout(() => {
+        logger.error('graceful shutdown timed out; exiting')
+        process.exit(1)
+      }, 10_000)
+      force.unref()
+      service.close().then(() => process.exit(0), (err: unknown) => {
+        logger.error({ err: err instanceof Error ? err.message : String(err) }, 'error while shutting down')
+        process.exit(1)
+      })
+    }
+    process.once('SIGTERM', () => shutdown('SIGTERM'))
+    process.once('SIGINT', () => shutdown('SIGINT'))
+  })
 }
