@@ -56,7 +56,7 @@ export function phpIntval (s: string): number {
   const n = toPhpNumber(m[1]!)
   if (n.isInt) return Number(n.int)
   if (Number.isNaN(n.double)) return 0
-  return Math.max(Math.min(Math.trunc(n.double), LONG_MAX_NUMBER), -LONG_MAX_NUMBER)
+  return Math.max(Math.min(Math.trunc(n.double), LONG_MAX_NUMBER), -LONG_MAX_NUMBER) + 0 // no -0
 }
 
 /** Numeric comparison of two numeric strings as zendi_smart_strcmp does it; null = "compare as strings". */
@@ -77,7 +77,9 @@ function compareBytes (a: string, b: string): number {
 
 /**
  * PHP 8 ksort() key order (SORT_REGULAR): two numeric keys compare as numbers, anything else byte-wise.
- * For ordinary parameter names this is plain byte order (upper case before lower case).
+ * For ordinary parameter names this is plain byte order (upper case before lower case). Like PHP's, this
+ * order is not transitive for sets mixing numeric and non-numeric keys such as {"9", "10", "1e1x"};
+ * for those our sort may place keys differently from zend_sort (no real client sends such names).
  */
 export function phpKeyCompare (a: string, b: string): number {
   const na = parseNumeric(a)
