@@ -23,6 +23,8 @@ export interface ServerProcess {
   child: ChildProcess
   /** Everything the process wrote to stdout and stderr so far. */
   output: () => string
+  /** Resolves with the output once it contains `text` (the child's pipe is read by the event loop). */
+  waitForOutput: (text: string, timeoutMs?: number) => Promise<string>
   stop: () => Promise<number | null>
 }
 
@@ -55,6 +57,14 @@ export async function startServer (env: Record<string, string>, args: string[] =
     port,
     child,
     output: () => out,
+    waitForOutput: async (text: string, timeoutMs = 10_000) => {
+      const until = Date.now() + timeoutMs
+      while (!out.includes(text)) {
+        if (Date.now() > until) throw new Error(`server output does not contain ${JSON.stringify(text)}:\n${out}`)
+        await new Promise((resolve) => setTimeout(resolve, 50))
+      }
+      return out
+    },
     stop: async () => {
       if (child.exitCode !== null) return child.exitCode
       child.kill('SIGTERM')
