@@ -1,5 +1,15 @@
+// `yubival keys …`: a command group; each sub-command lives in src/cli/keys/<name>.ts and registers itself here.
 import type { Command } from 'commander'
+import { registerCheck } from '../keys/check.js'
+import { registerExport } from '../keys/export.js'
+import { registerGenerate } from '../keys/generate.js'
+import { registerImport } from '../keys/import.js'
 
 export function registerKeysCommands (program: Command): void {
-  void program
+  const group = program.command('keys')
+    .description('manage YubiKey credentials stored as AEAD files (replaces yhsm-generate-keys, yhsm-import-keys, yhsm-decrypt-aead)')
+  registerGenerate(group)
+  registerImport(group)
+  registerExport(group)
+  registerCheck(group)
 }
