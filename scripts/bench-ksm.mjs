@@ -2,7 +2,7 @@
 // Decryptions per second of the full Ksm.decrypt(otp) path (validate, AEAD lookup, CCM unwrap, ECB,
 // uid + CRC checks) on one core. Needs `npm run build` first (imports from dist/).
 // Usage: node scripts/bench-ksm.mjs [keys=1000] [otpsPerKey=20] [rounds=300000]
-import { randomBytes } from 'node:crypto'
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto'
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import os, { tmpdir } from 'node:os'
 import path from 'node:path'
@@ -76,6 +76,23 @@ try {
   console.log(`keys: ${keyCount}, distinct OTPs: ${otps.length}, node ${process.version}, load average ${os.loadavg()[0].toFixed(2)}`)
   console.log(`warm cache, one await at a time: ${fmt(await sequential(warm, rounds))}`)
   console.log(`warm cache, batches of 100:      ${fmt(await batched(warm, rounds, 100))}`)
+  // Calibration for this machine: the bare Node cost of one CCM + one ECB context per OTP (what a
+  // straightforward implementation pays in crypto alone, no lookup, no checks).
+  const n13 = Buffer.alloc(13, 1)
+  const sealed = (() => { const c = createCipheriv('aes-256-ccm', khKey, n13, { authTagLength: 8 }); const ct = c.update(Buffer.alloc(22)); c.final(); return { ct, tag: c.getAuthTag() } })()
+  const bare = await timed(100_000, async () => {
+    for (let i = 0; i < 100_000; i++) {
+      const d = createDecipheriv('aes-256-ccm', khKey, n13, { authTagLength: 8 })
+      d.setAuthTag(sealed.tag)
+      const p = d.update(sealed.ct)
+      d.final()
+      const e = createDecipheriv('aes-128-ecb', p.subarray(0, 16), null).setAutoPadding(false)
+      e.update(sealed.ct.subarray(0, 16))
+      e.final()
+    }
+    return 100_000
+  })
+  console.log(`(calibration: bare Node CCM+ECB contexts, no KSM: ${fmt(bare)})`)
   const cold = open(0)
   console.log(`no cache (file read each time):  ${fmt(await sequential(cold, Math.min(rounds, 20_000)))}`)
 } finally {

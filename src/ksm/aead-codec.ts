@@ -95,14 +95,26 @@ export interface PreparedYubikeyAead {
   ccmNonce: Buffer
   ciphertext: Buffer
   tag: Buffer
+  /** The CCM blocks that depend only on the nonce: B_0 (MAC IV for 22 bytes), then counters A_0, A_1, A_2. */
+  ccmBlocks: Buffer
 }
 
 export function prepareYubikeyAead (keyHandle: number, nonce: Uint8Array, aead: Uint8Array): PreparedYubikeyAead {
   if (aead.length !== YUBIKEY_AEAD_BYTES) {
     throw new AeadLengthError(`YubiKey AEAD must be ${YUBIKEY_AEAD_BYTES} bytes, got ${aead.length}`)
   }
+  const n = ccmNonce(keyHandle, nonce)
+  const blocks = Buffer.alloc(64)
+  blocks[0] = 0x19 // ((M - 2) / 2) << 3 | (L - 1), no associated data
+  n.copy(blocks, 1)
+  blocks[15] = YUBIKEY_SECRET_BYTES
+  for (let i = 0; i < 3; i++) {
+    blocks[16 * (i + 1)] = 0x01 // L - 1
+    n.copy(blocks, 16 * (i + 1) + 1)
+    blocks[16 * (i + 1) + 15] = i
+  }
   const copy = Buffer.from(aead)
-  return { keyHandle, ccmNonce: ccmNonce(keyHandle, nonce), ciphertext: copy.subarray(0, YUBIKEY_SECRET_BYTES), tag: copy.subarray(YUBIKEY_SECRET_BYTES) }
+  return { keyHandle, ccmNonce: n, ciphertext: copy.subarray(0, YUBIKEY_SECRET_BYTES), tag: copy.subarray(YUBIKEY_SECRET_BYTES), ccmBlocks: blocks }
 }
 
 /** Opens a 30-byte YubiKey AEAD; the caller should zero `secret` (aesKey and privateUid are views of it). */

@@ -6,9 +6,6 @@
 import { createCipheriv, timingSafeEqual, type Cipher } from 'node:crypto'
 import { AeadAuthError, AeadLengthError, AEAD_MAC_BYTES, YUBIKEY_SECRET_BYTES, type PreparedYubikeyAead } from './aead-codec.js'
 
-const FLAGS_CTR = 0x01 // L - 1 = 1
-const FLAGS_B0 = 0x19 // ((M - 2) / 2) << 3 | (L - 1), no Adata
-
 export class YubikeyAeadOpener {
   /** B_0 and the CTR blocks A_0..A_2 in one call. */
   private readonly ecb: Cipher
@@ -28,24 +25,15 @@ export class YubikeyAeadOpener {
 
   /** 22 bytes YubiKey AES key ‖ private uid; AeadAuthError if the tag does not verify. Caller zeroes the result. */
   open (p: PreparedYubikeyAead): Buffer {
-    const blocks = Buffer.alloc(64)
-    blocks[0] = FLAGS_B0
-    p.ccmNonce.copy(blocks, 1)
-    blocks[15] = YUBIKEY_SECRET_BYTES
-    for (let i = 0; i < 3; i++) {
-      blocks[16 * (i + 1)] = FLAGS_CTR
-      p.ccmNonce.copy(blocks, 16 * (i + 1) + 1)
-      blocks[16 * (i + 1) + 15] = i
-    }
-    const enc = this.ecb.update(blocks) // X_0 = E(B_0), S_0, S_1, S_2
+    const enc = this.ecb.update(p.ccmBlocks) // X_0 = E(B_0), S_0, S_1, S_2
     const plain = Buffer.alloc(YUBIKEY_SECRET_BYTES)
     for (let i = 0; i < YUBIKEY_SECRET_BYTES; i++) plain[i] = p.ciphertext[i]! ^ enc[32 + i]!
     // CBC input: (X_0 ^ P_1 ^ chain) ‖ (P_2 zero-padded) → outputs X_1, X_2 = the CBC-MAC
     const mac = Buffer.alloc(32)
     for (let i = 0; i < 16; i++) mac[i] = enc[i]! ^ plain[i]! ^ this.chain[i]!
-    plain.copy(mac, 16, 16)
+    for (let i = 16; i < YUBIKEY_SECRET_BYTES; i++) mac[i] = plain[i]!
     const x = this.cbc.update(mac)
-    x.copy(this.chain, 0, 16)
+    for (let i = 0; i < 16; i++) this.chain[i] = x[16 + i]!
     for (let i = 0; i < AEAD_MAC_BYTES; i++) x[16 + i]! ^= enc[16 + i]!
     const ok = timingSafeEqual(x.subarray(16, 16 + AEAD_MAC_BYTES), p.tag)
     // keystream and MAC state would reveal the secret together with the ciphertext
