@@ -1,14 +1,12 @@
-// `yubival clients …`: a command group; each sub-command registers itself in registerClientsCommands.
+// `yubival clients …`: a command group; gen lives here, the others in src/cli/clients/*.
 import type { Command } from 'commander'
 import { createClients, MAX_CLIENTS_PER_CALL } from '../../db/clients-repository.js'
+import { clientsCommand } from '../clients/common.js'
+import { registerClientManagement } from '../clients/manage.js'
+import { registerClientTransfer } from '../clients/transfer.js'
 import { CliError } from '../errors.js'
-import { addDatabaseOptions, addDataDirOption, configFromOptions, type CommonOptionValues } from '../options.js'
+import { configFromOptions, type CommonOptionValues } from '../options.js'
 import { withCliDatabase } from './migrate.js'
-
-/** Adds a `clients <name>` sub-command with the database options every clients command takes. */
-function clientsCommand (group: Command, name: string): Command {
-  return addDatabaseOptions(addDataDirOption(group.command(name)))
-}
 
 function parseCount (raw: string): number {
   const n = /^\d+$/.test(raw) ? Number(raw) : NaN
@@ -50,4 +48,6 @@ function registerGen (group: Command): void {
 export function registerClientsCommands (program: Command): void {
   const group = program.command('clients').description('manage WSAPI clients (API ids and keys)')
   registerGen(group)
+  registerClientManagement(group)
+  registerClientTransfer(group)
 }
