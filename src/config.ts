@@ -1,5 +1,7 @@
 // The one typed configuration module: every setting comes from the environment (YUBIVAL_*, DATABASE_URL)
 // or a CLI flag override, and is validated here, at start, with an error that names the setting.
+import { readFileSync } from 'node:fs'
+import net from 'node:net'
 import path from 'node:path'
 
 export class ConfigError extends Error {
@@ -33,6 +35,27 @@ export interface Config {
   logLevel: LogLevel
   /** How long a client row may be served from cache; bounds how late a disable takes effect. */
   clientCacheMs: number
+  /** Admin listener (/metrics, /healthz, /readyz); port 0 = no admin listener. */
+  adminHost: string
+  adminPort: number
+  /** PEM files; both set = HTTPS, neither = plain HTTP. */
+  tlsCertFile: string | null
+  tlsKeyFile: string | null
+  /** Peers whose X-Forwarded-For is believed (IPs, CIDRs, or loopback/linklocal/uniquelocal). */
+  trustedProxies: string[]
+  rateLimitWindowMs: number
+  /** Verify requests per window per source address / per client id; 0 = no limit. */
+  rateLimitPerIp: number
+  rateLimitPerClient: number
+  /** Whether requests from loopback addresses are limited too. */
+  rateLimitLoopback: boolean
+  /** How long SIGTERM waits for in-flight requests before giving up (exit 1). */
+  shutdownGraceMs: number
+  /** Whole-request deadline; headers must arrive within min(this, 5 s). */
+  requestTimeoutMs: number
+  keepAliveTimeoutMs: number
+  /** Longest /readyz waits for the database before answering 503. */
+  readyTimeoutMs: number
 }
 
 /** Overrides from CLI flags, same names as Config. Undefined means "not given". */
@@ -52,8 +75,27 @@ export const KNOWN_ENV = [
   'YUBIVAL_HOST',
   'YUBIVAL_PORT',
   'YUBIVAL_LOG_LEVEL',
-  'YUBIVAL_CLIENT_CACHE_MS'
+  'YUBIVAL_CLIENT_CACHE_MS',
+  'YUBIVAL_ADMIN_HOST',
+  'YUBIVAL_ADMIN_PORT',
+  'YUBIVAL_TLS_CERT_FILE',
+  'YUBIVAL_TLS_KEY_FILE',
+  'YUBIVAL_TRUSTED_PROXIES',
+  'YUBIVAL_RATE_LIMIT_WINDOW_MS',
+  'YUBIVAL_RATE_LIMIT_PER_IP',
+  'YUBIVAL_RATE_LIMIT_PER_CLIENT',
+  'YUBIVAL_RATE_LIMIT_LOOPBACK',
+  'YUBIVAL_SHUTDOWN_GRACE_MS',
+  'YUBIVAL_REQUEST_TIMEOUT_MS',
+  'YUBIVAL_KEEP_ALIVE_TIMEOUT_MS',
+  'YUBIVAL_READY_TIMEOUT_MS'
 ] as const
+
+/**
+ * Secret settings that may instead be read from a file named by `<NAME>_FILE` (Docker and Kubernetes
+ * secrets), so the secret never sits in the environment of every process or in `docker inspect`.
+ */
+export const FILE_SETTINGS = ['DATABASE_URL'] as const
 
 /** Extra YUBIVAL_* names other modules (later features) register as known. */
 const extraKnownEnv = new Set<string>()
@@ -84,7 +126,52 @@ export function parseKeyHandleList (name: string, raw: string): string[] {
   return list
 }
 
-export function loadConfig (env: NodeJS.ProcessEnv = process.env, overrides: ConfigOverrides = {}): Config {
+/** Proxy names proxy-addr (Fastify's trustProxy) understands besides addresses and CIDRs. */
+const PROXY_NAMES = ['loopback', 'linklocal', 'uniquelocal']
+
+export function parseTrustedProxies (name: string, raw: string | undefined): string[] {
+  if (raw === undefined) return []
+  const list = raw.split(',').map((s) => s.trim()).filter((s) => s !== '')
+  for (const item of list) {
+    const [addr, bits, extra] = item.split('/')
+    const family = net.isIP(addr ?? '')
+    const bitsOk = bits === undefined || (/^\d+$/.test(bits) && Number(bits) <= (family === 6 ? 128 : 32))
+    if (!PROXY_NAMES.includes(item) && (family === 0 || !bitsOk || extra !== undefined)) {
+      throw new ConfigError(name, `${JSON.stringify(item)} is not an IP address, a CIDR range or one of ${PROXY_NAMES.join(', ')}`)
+    }
+  }
+  return list
+}
+
+/** The environment with every `<NAME>_FILE` of FILE_SETTINGS read into `<NAME>` (one trailing newline dropped). */
+export function resolveFileSettings (env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  let out = env
+  for (const name of FILE_SETTINGS) {
+    const fileName = `${name}_FILE`
+    const file = env[fileName]
+    if (file === undefined || file === '') continue
+    if (env[name] !== undefined && env[name] !== '') {
+      throw new ConfigError(fileName, `both ${name} and ${fileName} are set; set only one`)
+    }
+    let value: string
+    try {
+      value = readFileSync(file, 'utf8')
+    } catch (err) {
+      throw new ConfigError(fileName, `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`)
+    }
+    value = value.replace(/\r?\n$/, '')
+    if (value === '') throw new ConfigError(fileName, `${file} is empty`)
+    out = { ...out, [name]: value }
+  }
+  return out
+}
+
+function optionalPath (raw: string | undefined): string | null {
+  return raw === undefined || raw.trim() === '' ? null : path.resolve(raw)
+}
+
+export function loadConfig (rawEnv: NodeJS.ProcessEnv = process.env, overrides: ConfigOverrides = {}): Config {
+  const env = resolveFileSettings(rawEnv)
   for (const key of Object.keys(env)) {
     if (key.startsWith('YUBIVAL_') && !(KNOWN_ENV as readonly string[]).includes(key) && !extraKnownEnv.has(key)) {
       throw new ConfigError(key, 'unknown setting (typo?); see the README for the list of YUBIVAL_* variables')
@@ -104,6 +191,16 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env, overrides: Con
   }
   const host = overrides.host ?? env.YUBIVAL_HOST ?? '127.0.0.1'
   if (host.trim() === '') throw new ConfigError('YUBIVAL_HOST', 'must not be empty')
+  const adminHost = overrides.adminHost ?? env.YUBIVAL_ADMIN_HOST ?? '127.0.0.1'
+  if (adminHost.trim() === '') throw new ConfigError('YUBIVAL_ADMIN_HOST', 'must not be empty')
+  const tlsCertFile = overrides.tlsCertFile !== undefined ? overrides.tlsCertFile : optionalPath(env.YUBIVAL_TLS_CERT_FILE)
+  const tlsKeyFile = overrides.tlsKeyFile !== undefined ? overrides.tlsKeyFile : optionalPath(env.YUBIVAL_TLS_KEY_FILE)
+  if ((tlsCertFile === null) !== (tlsKeyFile === null)) {
+    const missing = tlsCertFile === null ? 'YUBIVAL_TLS_CERT_FILE' : 'YUBIVAL_TLS_KEY_FILE'
+    throw new ConfigError(missing, 'HTTPS needs both YUBIVAL_TLS_CERT_FILE and YUBIVAL_TLS_KEY_FILE; only the other one is set')
+  }
+  const requestTimeoutMs = overrides.requestTimeoutMs ??
+    intSetting('YUBIVAL_REQUEST_TIMEOUT_MS', env.YUBIVAL_REQUEST_TIMEOUT_MS, 10_000, 100, 600_000)
   return {
     dataDir,
     keyfile: path.resolve(explicitKeyfile ?? path.join(dataDir, 'keys.json')),
@@ -123,6 +220,26 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env, overrides: Con
     port: overrides.port ?? intSetting('YUBIVAL_PORT', env.YUBIVAL_PORT, 8080, 0, 65535),
     logLevel,
     clientCacheMs: overrides.clientCacheMs ??
-      intSetting('YUBIVAL_CLIENT_CACHE_MS', env.YUBIVAL_CLIENT_CACHE_MS, 500, 0, 1000)
+      intSetting('YUBIVAL_CLIENT_CACHE_MS', env.YUBIVAL_CLIENT_CACHE_MS, 500, 0, 1000),
+    adminHost,
+    adminPort: overrides.adminPort ?? intSetting('YUBIVAL_ADMIN_PORT', env.YUBIVAL_ADMIN_PORT, 9080, 0, 65535),
+    tlsCertFile,
+    tlsKeyFile,
+    trustedProxies: overrides.trustedProxies ?? parseTrustedProxies('YUBIVAL_TRUSTED_PROXIES', env.YUBIVAL_TRUSTED_PROXIES),
+    rateLimitWindowMs: overrides.rateLimitWindowMs ??
+      intSetting('YUBIVAL_RATE_LIMIT_WINDOW_MS', env.YUBIVAL_RATE_LIMIT_WINDOW_MS, 60_000, 1000, 86_400_000),
+    rateLimitPerIp: overrides.rateLimitPerIp ??
+      intSetting('YUBIVAL_RATE_LIMIT_PER_IP', env.YUBIVAL_RATE_LIMIT_PER_IP, 600, 0, 100_000_000),
+    rateLimitPerClient: overrides.rateLimitPerClient ??
+      intSetting('YUBIVAL_RATE_LIMIT_PER_CLIENT', env.YUBIVAL_RATE_LIMIT_PER_CLIENT, 6000, 0, 100_000_000),
+    rateLimitLoopback: overrides.rateLimitLoopback ??
+      boolSetting('YUBIVAL_RATE_LIMIT_LOOPBACK', env.YUBIVAL_RATE_LIMIT_LOOPBACK, false),
+    shutdownGraceMs: overrides.shutdownGraceMs ??
+      intSetting('YUBIVAL_SHUTDOWN_GRACE_MS', env.YUBIVAL_SHUTDOWN_GRACE_MS, 10_000, 0, 600_000),
+    requestTimeoutMs,
+    keepAliveTimeoutMs: overrides.keepAliveTimeoutMs ??
+      intSetting('YUBIVAL_KEEP_ALIVE_TIMEOUT_MS', env.YUBIVAL_KEEP_ALIVE_TIMEOUT_MS, 5000, 0, 600_000),
+    readyTimeoutMs: overrides.readyTimeoutMs ??
+      intSetting('YUBIVAL_READY_TIMEOUT_MS', env.YUBIVAL_READY_TIMEOUT_MS, 2000, 100, 60_000)
   }
 }

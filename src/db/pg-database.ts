@@ -51,6 +51,11 @@ export class PgDatabase implements Database {
     return new PgDatabase(pool)
   }
 
+  /** Pool usage for metrics: open, idle, queued-for-a-connection, and the size limit. */
+  poolStats (): { total: number, idle: number, waiting: number, max: number } {
+    return { total: this.pool.totalCount, idle: this.pool.idleCount, waiting: this.pool.waitingCount, max: this.pool.options.max ?? 10 }
+  }
+
   async query<R> (text: string, params: unknown[] = [], name?: string): Promise<QueryResult<R>> {
     const res = await this.pool.query(name === undefined ? { text, values: params } : { name, text, values: params })
     return { rows: res.rows as R[] }

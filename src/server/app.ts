@@ -1,9 +1,20 @@
 // The Fastify app factory: routes and plugins only; everything it needs is handed in.
-import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import Fastify, { LogController, type FastifyInstance, type FastifyRequest, type FastifyServerOptions } from 'fastify'
 import type { Logger } from 'pino'
 import type { VerifyService } from '../val/verify-service.js'
+import { instrumentVerifyService } from './instrument.js'
+import type { Metrics, RateLimitKind } from './metrics.js'
+import { registerRateLimits, type RateLimitSettings } from './rate-limit.js'
 import { registerVerifyRoutes } from './routes/verify.js'
 import { registerHealthRoutes, type ReadinessCheck } from './routes/health.js'
+import type { TlsMaterial } from './tls.js'
+
+export interface AppTimeouts {
+  /** Whole request, including a slow body. */
+  requestMs: number
+  /** Idle keep-alive connection. */
+  keepAliveMs: number
+}
 
 export interface AppDeps {
   verifyService: VerifyService
@@ -11,28 +22,62 @@ export interface AppDeps {
   readiness: ReadinessCheck
   /** Largest accepted URL or form body, bytes: a real request is a few hundred. */
   maxRequestBytes?: number
+  metrics?: Metrics
+  rateLimit?: RateLimitSettings
+  /** proxy-addr list (IPs, CIDRs, loopback/linklocal/uniquelocal) whose X-Forwarded-For is believed. */
+  trustedProxies?: string[]
+  tls?: TlsMaterial | null
+  timeouts?: AppTimeouts
+}
+
+const DEFAULT_TIMEOUTS: AppTimeouts = { requestMs: 10_000, keepAliveMs: 5_000 }
+// A verify request's headers are a few hundred bytes: a client that needs longer is broken or slowloris.
+const MAX_HEADERS_TIMEOUT_MS = 5_000
+
+/** Logs the first refusal per key per window, so an abusive client cannot flood the log. */
+function limitedLogger (logger: Logger, windowMs: number): (kind: RateLimitKind, key: string, request: FastifyRequest) => void {
+  const lastLogged = new Map<string, number>()
+  return (kind, key, request) => {
+    const now = Date.now()
+    if ((lastLogged.get(key) ?? -Infinity) > now - windowMs) return
+    if (lastLogged.size >= 10_000) lastLogged.clear()
+    lastLogged.set(key, now)
+    request.log.warn({ limit: kind, key, ip: request.ip }, 'rate limit reached; answering 429 until the window ends')
+  }
 }
 
 export function buildApp (deps: AppDeps, serverOptions: Partial<FastifyServerOptions> = {}): FastifyInstance {
   const maxBytes = deps.maxRequestBytes ?? 8192
-  const app = Fastify({
+  const timeouts = deps.timeouts ?? DEFAULT_TIMEOUTS
+  const trusted = deps.trustedProxies ?? []
+  const options: FastifyServerOptions & { https?: TlsMaterial } = {
     loggerInstance: deps.logger,
     // Request URLs carry whole OTPs: never let Fastify log them. Verify logs its own secret-free line.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: maxBytes,
     routerOptions: { maxParamLength: 200 },
+    // Socket inactivity; the request and keep-alive deadlines below are the tighter ones.
     connectionTimeout: 30_000,
-    requestTimeout: 10_000,
-    keepAliveTimeout: 5_000,
+    requestTimeout: timeouts.requestMs,
+    keepAliveTimeout: timeouts.keepAliveMs,
     return503OnClosing: true,
+    trustProxy: trusted.length > 0 ? trusted : false,
+    ...(deps.tls ? { https: deps.tls } : {}),
     ...serverOptions
-  })
+  }
+  // With `https` Fastify builds an https.Server: the same API as far as this code is concerned.
+  const app = Fastify(options) as unknown as FastifyInstance
+  app.server.headersTimeout = Math.min(MAX_HEADERS_TIMEOUT_MS, timeouts.requestMs)
 
   // yubikey-val reads form bodies; anything else in a body is ignored (PHP leaves $_POST empty).
   app.removeAllContentTypeParsers()
   app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: maxBytes }, (request, body, done) => {
     const type = String(request.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase()
     done(null, type === 'application/x-www-form-urlencoded' ? body : null)
+  })
+  // Node already caps the request line plus headers (16 KiB); a verify URL is far below maxBytes.
+  app.addHook('onRequest', async (request, reply) => {
+    if ((request.raw.url ?? '').length > maxBytes) await reply.code(414).type('text/plain').send('URI too long\n')
   })
 
   app.setErrorHandler((error, request, reply) => {
@@ -46,6 +91,17 @@ export function buildApp (deps: AppDeps, serverOptions: Partial<FastifyServerOpt
   })
 
   registerHealthRoutes(app, deps.readiness)
-  registerVerifyRoutes(app, deps.verifyService)
+  const verifyService = deps.metrics ? instrumentVerifyService(deps.verifyService, deps.metrics) : deps.verifyService
+  // Its own context, so the rate limits cover the verify routes and nothing else.
+  void app.register(async (scope) => {
+    if (deps.rateLimit) {
+      const log = limitedLogger(deps.logger, deps.rateLimit.windowMs)
+      await registerRateLimits(scope, deps.rateLimit, (kind, key, request) => {
+        deps.metrics?.rateLimited(kind)
+        log(kind, key, request)
+      })
+    }
+    registerVerifyRoutes(scope, verifyService)
+  })
   return app
 }

@@ -1,64 +1,118 @@
 // Wires the layers into a running service: keyfile + AEAD store → KSM, database → stores, verify
-// service → Fastify app. Used by `yubival serve` (and tests that want a real listening server).
+// service → Fastify app, plus the admin listener with metrics. Used by `yubival serve` (and tests that
+// want a real listening server).
 import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
-import type { Config } from '../config.js'
+import { ConfigError, type Config } from '../config.js'
 import { openDatabase, type Database } from '../db/database.js'
-import { currentMigrationVersion, expectedMigrationVersion, migrate } from '../db/migrate.js'
+import { expectedMigrationVersion, migrate } from '../db/migrate.js'
 import { createStores } from '../db/stores.js'
 import type { Ksm } from '../ksm/types.js'
 import { createVerifyService } from '../val/verify-service.js'
+import { buildAdminApp } from './admin-app.js'
 import { buildApp } from './app.js'
-import type { ReadinessReport } from './routes/health.js'
+import { instrumentDatabase } from './instrument.js'
+import { createMetrics, type Metrics, type PoolStats } from './metrics.js'
+import { createReadiness } from './readiness.js'
+import { loadTlsMaterial, type TlsMaterial } from './tls.js'
 
 export interface RunningService {
   app: FastifyInstance
+  /** The admin listener (metrics, probes); null when YUBIVAL_ADMIN_PORT is 0. */
+  admin: FastifyInstance | null
   db: Database
+  metrics: Metrics
   /** Stops accepting, finishes in-flight requests, closes the database. */
   close: () => Promise<void>
+  /** Drops every connection, in flight or not (after the shutdown grace period ran out). */
+  abortConnections: () => void
 }
 
-export async function startService (config: Config, deps: { ksm: Ksm, logger: Logger }): Promise<RunningService> {
+export interface ServiceDeps {
+  ksm: Ksm
+  logger: Logger
+  /** Already loaded TLS material; default: loaded from config here. */
+  tls?: TlsMaterial | null
+}
+
+function hasPoolStats (db: Database): db is Database & { poolStats: () => PoolStats } {
+  return typeof (db as { poolStats?: unknown }).poolStats === 'function'
+}
+
+const LISTEN_CONFIG_ERRORS = ['EADDRINUSE', 'EACCES', 'EADDRNOTAVAIL', 'ENOTFOUND']
+
+/** Listens; an address that cannot be used is a configuration error naming the setting. */
+async function listen (app: FastifyInstance, host: string, port: number, setting: string): Promise<void> {
+  try {
+    await app.listen({ host, port })
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? ''
+    if (!LISTEN_CONFIG_ERRORS.includes(code)) throw err
+    throw new ConfigError(setting, `cannot listen on ${host}:${port}: ${code}${code === 'EADDRINUSE' ? ' (another process uses this port)' : ''}`)
+  }
+}
+
+export async function startService (config: Config, deps: ServiceDeps): Promise<RunningService> {
   const { ksm, logger } = deps
-  const db = await openDatabase(config, {
+  const tls = deps.tls !== undefined ? deps.tls : loadTlsMaterial(config)
+  const metrics = createMetrics()
+  const rawDb = await openDatabase(config, {
     onConnectionError: (err) => logger.warn({ reason: 'db_unavailable', err: err.message }, 'database connection lost')
   })
+  if (hasPoolStats(rawDb)) metrics.watchPool(() => rawDb.poolStats())
+  const db = instrumentDatabase(rawDb, metrics)
   let app: FastifyInstance | undefined
+  let admin: FastifyInstance | null = null
   try {
-    const migrated = await migrate(db)
+    const migrated = await migrate(rawDb)
     if (migrated.applied.length > 0) logger.info({ applied: migrated.applied, version: migrated.version }, 'database migrated')
-    const expected = await expectedMigrationVersion()
     const stores = createStores(db, config)
-    const verifyService = createVerifyService({ ksm, clients: stores.clients, yubikeys: stores.yubikeys })
-
-    const readiness = async (): Promise<ReadinessReport> => {
-      const checks: ReadinessReport['checks'] = { keyfile: { ok: true } }
-      try {
-        const version = await currentMigrationVersion(db)
-        checks.database = { ok: true }
-        checks.migrations = version === expected
-          ? { ok: true }
-          : { ok: false, detail: `schema version ${version}, expected ${expected}` }
-      } catch (err) {
-        checks.database = { ok: false, detail: err instanceof Error ? err.message : String(err) }
-      }
-      return { ready: Object.values(checks).every((c) => c.ok), checks }
+    const readiness = createReadiness({
+      db,
+      expectedVersion: await expectedMigrationVersion(),
+      aeadDir: config.aeadDir,
+      timeoutMs: config.readyTimeoutMs
+    })
+    app = buildApp({
+      verifyService: createVerifyService({ ksm, clients: stores.clients, yubikeys: stores.yubikeys }),
+      logger,
+      readiness,
+      metrics,
+      rateLimit: {
+        windowMs: config.rateLimitWindowMs,
+        perIp: config.rateLimitPerIp,
+        perClient: config.rateLimitPerClient,
+        loopback: config.rateLimitLoopback
+      },
+      trustedProxies: config.trustedProxies,
+      tls,
+      timeouts: { requestMs: config.requestTimeoutMs, keepAliveMs: config.keepAliveTimeoutMs }
+    })
+    await listen(app, config.host, config.port, 'YUBIVAL_PORT')
+    if (config.adminPort !== 0) {
+      admin = buildAdminApp({ metrics, readiness, logger })
+      await listen(admin, config.adminHost, config.adminPort, 'YUBIVAL_ADMIN_PORT')
     }
-
-    app = buildApp({ verifyService, logger, readiness })
-    await app.listen({ host: config.host, port: config.port })
   } catch (err) {
+    await admin?.close().catch(() => undefined)
     await app?.close().catch(() => undefined)
     await db.close().catch(() => undefined)
     throw err
   }
   const running = app
+  const runningAdmin = admin
   return {
     app: running,
+    admin: runningAdmin,
     db,
+    metrics,
     close: async () => {
-      await running.close()
+      await Promise.all([running.close(), runningAdmin?.close()])
       await db.close()
+    },
+    abortConnections: () => {
+      running.server.closeAllConnections()
+      runningAdmin?.server.closeAllConnections()
     }
   }
 }

@@ -33,7 +33,8 @@ export async function startServer (env: Record<string, string>, args: string[] =
   const port = await freePort()
   let out = ''
   const child = spawn(process.execPath, [BIN, 'serve', ...args], {
-    env: { ...process.env, YUBIVAL_HOST: '127.0.0.1', YUBIVAL_PORT: String(port), YUBIVAL_LOG_LEVEL: 'info', ...env },
+    // No admin listener unless a test asks for one: its fixed default port would clash between servers.
+    env: { ...process.env, YUBIVAL_HOST: '127.0.0.1', YUBIVAL_PORT: String(port), YUBIVAL_ADMIN_PORT: '0', YUBIVAL_LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe']
   })
   child.stdout?.on('data', (d: Buffer) => { out += d.toString() })

@@ -1,7 +1,11 @@
 import { Option, type Command } from 'commander'
 import type { Config } from '../../config.js'
+import type { Ksm } from '../../ksm/types.js'
 import { createLogger } from '../../server/logger.js'
 import { startService } from '../../server/service.js'
+import { shutdownService } from '../../server/shutdown.js'
+import { loadTlsMaterial } from '../../server/tls.js'
+import { CliError } from '../errors.js'
 import { openKsmFromConfig } from '../ksm-setup.js'
 import { addDatabaseOptions, addDataDirOption, addKsmOptions, configFromOptions, type CommonOptionValues } from '../options.js'
 
@@ -44,34 +48,49 @@ export function registerServeCommand (program: Command): void {
     }
     if (opts.logLevel !== undefined) extra.logLevel = opts.logLevel as Config['logLevel']
     const config = configFromOptions(opts, extra)
+    // Every setup problem (TLS files, keyfile, AEAD tree) is a configuration error: exit 2, one line.
+    const tls = loadTlsMaterial(config)
     const logger = createLogger(config.logLevel)
-    const { ksm } = openKsmFromConfig(config, {
-      info: (message) => logger.info(message),
-      warn: (message) => logger.warn(message)
-    })
-    const service = await startService(config, { ksm, logger })
+    let ksm: Ksm
+    try {
+      ({ ksm } = openKsmFromConfig(config, {
+        info: (message) => logger.info(message),
+        warn: (message) => logger.warn(message)
+      }))
+    } catch (err) {
+      throw err instanceof CliError ? new CliError(err.message, 2) : err
+    }
+    const service = await startService(config, { ksm, logger, tls })
     const address = service.app.server.address()
     const port = typeof address === 'object' && address !== null ? address.port : config.port
     const host = config.host.includes(':') ? `[${config.host}]` : config.host
-    if (process.stdout.isTTY) process.stdout.write(nextSteps(config, `http://${host}:${port}`))
-    logger.info({ host: config.host, port, database: config.databaseUrl === null ? 'pglite' : 'postgresql' }, 'yubival listening')
+    const scheme = tls === null ? 'http' : 'https'
+    if (process.stdout.isTTY) process.stdout.write(nextSteps(config, `${scheme}://${host}:${port}`))
+    const adminAddress = service.admin?.server.address()
+    logger.info({
+      host: config.host,
+      port,
+      scheme,
+      admin: typeof adminAddress === 'object' && adminAddress !== null ? `${config.adminHost}:${adminAddress.port}` : null,
+      database: config.databaseUrl === null ? 'pglite' : 'postgresql'
+    }, 'yubival listening')
 
     let closing = false
     const shutdown = (signal: string): void => {
-      if (closing) return
+      if (closing) {
+        // A second signal: the operator does not want to wait for the grace period.
+        logger.warn({ signal }, 'second signal; dropping in-flight requests')
+        service.abortConnections()
+        return
+      }
       closing = true
-      logger.info({ signal }, 'shutting down')
-      const force = setTimeout(() => {
-        logger.error('graceful shutdown timed out; exiting')
-        process.exit(1)
-      }, 10_000)
-      force.unref()
-      service.close().then(() => process.exit(0), (err: unknown) => {
-        logger.error({ err: err instanceof Error ? err.message : String(err) }, 'error while shutting down')
-        process.exit(1)
+      logger.info({ signal, graceMs: config.shutdownGraceMs }, 'shutting down: no new connections, finishing requests in flight')
+      void shutdownService(service, { graceMs: config.shutdownGraceMs, logger }).then((result) => {
+        if (result === 'clean') logger.info('shut down cleanly')
+        process.exit(result === 'clean' ? 0 : 1)
       })
     }
-    process.once('SIGTERM', () => shutdown('SIGTERM'))
-    process.once('SIGINT', () => shutdown('SIGINT'))
+    process.on('SIGTERM', () => shutdown('SIGTERM'))
+    process.on('SIGINT', () => shutdown('SIGINT'))
   })
 }
