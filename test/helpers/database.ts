@@ -25,6 +25,8 @@ export interface TestDatabaseOptions {
   backend?: Backend
   /** Apply the migrations before returning (default true). */
   migrate?: boolean
+  /** PostgreSQL server to create the database on (default TEST_DATABASE_URL); implies backend postgresql. */
+  serverUrl?: string
 }
 
 export interface TestDatabase {
@@ -54,8 +56,8 @@ export function testBackends (): Backend[] {
   return process.env.TEST_DATABASE_URL ? ['pglite', 'postgresql'] : ['pglite']
 }
 
-async function adminQuery (sql: string): Promise<void> {
-  const client = new pg.Client({ connectionString: process.env.TEST_DATABASE_URL })
+async function adminQuery (sql: string, serverUrl = process.env.TEST_DATABASE_URL): Promise<void> {
+  const client = new pg.Client({ connectionString: serverUrl })
   await client.connect()
   try {
     await client.query(sql)
@@ -92,15 +94,16 @@ async function emptyPgliteDir (): Promise<string> {
 }
 
 export async function createTestDatabase (opts: TestDatabaseOptions = {}): Promise<TestDatabase> {
-  const backend = opts.backend ?? (process.env.TEST_DATABASE_URL ? 'postgresql' : 'pglite')
+  const serverUrl = opts.serverUrl ?? process.env.TEST_DATABASE_URL
+  const backend = opts.backend ?? (opts.serverUrl !== undefined || process.env.TEST_DATABASE_URL ? 'postgresql' : 'pglite')
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'yubival-test-'))
   let url: string | null = null
   let dbName: string | null = null
   if (backend === 'postgresql') {
-    const base = process.env.TEST_DATABASE_URL
+    const base = serverUrl
     if (!base) throw new Error('createTestDatabase: backend postgresql needs TEST_DATABASE_URL')
     dbName = `yubival_test_${randomBytes(6).toString('hex')}`
-    await adminQuery(`CREATE DATABASE ${dbName}`)
+    await adminQuery(`CREATE DATABASE ${dbName}`, base)
     const u = new URL(base)
     u.pathname = `/${dbName}`
     url = u.toString()
@@ -134,7 +137,7 @@ export async function createTestDatabase (opts: TestDatabaseOptions = {}): Promi
     },
     async drop () {
       await close()
-      if (dbName !== null) await adminQuery(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`)
+      if (dbName !== null) await adminQuery(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`, serverUrl)
       rmSync(dataDir, { recursive: true, force: true })
     }
   }

@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto'
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import { createTestDatabase } from './database.js'
+import { createTestDatabase, type TestDatabaseOptions } from './database.js'
 import { cliOk } from './cli.js'
 import type { SoftKey } from './yubiotp.js'
 
@@ -31,7 +31,7 @@ export interface TestInstallation {
   cleanup: () => Promise<void>
 }
 
-export async function createInstallation (opts: { keyCount?: number } = {}): Promise<TestInstallation> {
+export async function createInstallation (opts: { keyCount?: number, database?: TestDatabaseOptions } = {}): Promise<TestInstallation> {
   const dir = mkdtempSync(path.join(tmpdir(), 'yubival-e2e-'))
   const keyfile = path.join(dir, 'keys.json')
   writeFileSync(keyfile, JSON.stringify({ 1: randomBytes(32).toString('hex') }))
@@ -41,7 +41,7 @@ export async function createInstallation (opts: { keyCount?: number } = {}): Pro
   const csvPath = path.join(dir, 'import.csv')
   writeFileSync(csvPath, csv, { mode: 0o600 })
 
-  const db = await createTestDatabase()
+  const db = await createTestDatabase(opts.database)
   const env: Record<string, string> = {
     YUBIVAL_DATA_DIR: path.join(dir, 'data'),
     YUBIVAL_KEYFILE: keyfile,
