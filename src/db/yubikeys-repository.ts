@@ -26,7 +26,7 @@ const GET_SQL = `
 SELECT active, created, modified, yk_publicname, yk_counter, yk_use, yk_low, yk_high, nonce, notes
 FROM yubikeys WHERE yk_publicname = $1`
 
-interface YubikeyRow {
+export interface YubikeyRow {
   active: boolean | null
   created: number
   modified: number
@@ -39,7 +39,7 @@ interface YubikeyRow {
   notes: string | null
 }
 
-function toRecord (r: YubikeyRow): YubikeyRecord {
+export function toRecord (r: YubikeyRow): YubikeyRecord {
   return {
     publicId: r.yk_publicname,
     // yubikey-val's column is nullable; like yubikey-val (active != 1), NULL counts as disabled.

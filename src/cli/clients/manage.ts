@@ -1,6 +1,7 @@
 // `yubival clients list | disable | enable | rotate`.
 import type { Command } from 'commander'
 import { listClients, rotateClientSecret, setClientActive } from '../../db/clients-admin.js'
+import { formatTable } from '../admin/table.js'
 import { withCliDatabase } from '../commands/migrate.js'
 import { CliError } from '../errors.js'
 import { configFromOptions, type CommonOptionValues } from '../options.js'
@@ -8,11 +9,6 @@ import { clientsCommand, isoTime, parseClientId, say } from './common.js'
 
 interface ListOptions extends CommonOptionValues {
   json?: boolean
-}
-
-function table (rows: string[][]): string {
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)))
-  return rows.map((r) => r.map((c, i) => i === r.length - 1 ? c : c.padEnd(widths[i]!)).join('  ').trimEnd() + '\n').join('')
 }
 
 function registerList (group: Command): void {
@@ -30,7 +26,7 @@ function registerList (group: Command): void {
         say('no clients (create one with `yubival clients gen`)')
         return
       }
-      process.stdout.write(table([['ID', 'ACTIVE', 'CREATED', 'EMAIL', 'NOTES'],
+      process.stdout.write(formatTable([['ID', 'ACTIVE', 'CREATED', 'EMAIL', 'NOTES'],
         ...clients.map((c) => [String(c.id), c.active ? 'yes' : 'no', isoTime(c.created) ?? String(c.created), c.email ?? '', c.notes])]))
     })
 }

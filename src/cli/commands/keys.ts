@@ -1,5 +1,7 @@
 // `yubival keys …`: a command group; each sub-command lives in src/cli/keys/<name>.ts and registers itself here.
 import type { Command } from 'commander'
+import { registerKeyState } from '../admin/keys-state.js'
+import { registerRewrap } from '../admin/keys-rewrap.js'
 import { registerCheck } from '../keys/check.js'
 import { registerExport } from '../keys/export.js'
 import { registerGenerate } from '../keys/generate.js'
@@ -12,4 +14,6 @@ export function registerKeysCommands (program: Command): void {
   registerImport(group)
   registerExport(group)
   registerCheck(group)
+  registerKeyState(group)
+  registerRewrap(group)
 }

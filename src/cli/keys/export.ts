@@ -2,13 +2,14 @@
 import { createHash } from 'node:crypto'
 import { Option, type Command } from 'commander'
 import { formatYubikeyCsvLine, walkAeadTree, type AeadTreeEntry } from '../../ksm/index.js'
+import { exportYkval } from '../admin/keys-ykval.js'
 import { openKeyTools } from '../ksm-setup.js'
-import { configFromOptions, type CommonOptionValues } from '../options.js'
+import { addDatabaseOptions, configFromOptions, type CommonOptionValues } from '../options.js'
 import { keysCommand, stderrIo } from './common.js'
 import { openAeadFile, type OpenedAead } from './open-aead.js'
 import { mapOrdered } from './pool.js'
 
-export const EXPORT_FORMATS = ['yubikey-csv'] as const
+export const EXPORT_FORMATS = ['yubikey-csv', 'ykval'] as const
 
 interface ExportOptions extends CommonOptionValues {
   format: typeof EXPORT_FORMATS[number]
@@ -68,9 +69,10 @@ async function exportKeys (opts: ExportOptions): Promise<void> {
 }
 
 export function registerExport (group: Command): void {
-  keysCommand(group, 'export')
+  addDatabaseOptions(keysCommand(group, 'export'))
     .description('print the YubiKey secrets of every AEAD in the tree (like yhsm-decrypt-aead --format yubikey-csv); ' +
-      'the output contains secrets, keep it safe')
+      'the output contains secrets, keep it safe. --format ykval prints the counters of the yubikeys table instead, ' +
+      'as ykval-export does (active,created,modified,yk_publicname,yk_counter,yk_use,yk_low,yk_high,nonce,notes)')
     .addOption(new Option('--format <format>', 'output format').choices(EXPORT_FORMATS).default('yubikey-csv'))
-    .action(exportKeys)
+    .action(async (opts: ExportOptions) => { await (opts.format === 'ykval' ? exportYkval(opts) : exportKeys(opts)) })
 }

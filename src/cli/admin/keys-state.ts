@@ -1,0 +1,168 @@
+// `yubival keys list | disable | enable | reset | delete`: the replay-protection state of each YubiKey
+// (the yubikeys table) next to its AEADs.
+import type { Command } from 'commander'
+import type { YubikeyRecord } from '../../db/types.js'
+import { deleteYubikeyRow, listYubikeys, resetYubikeyCounters, setYubikeyActive } from '../../db/yubikeys-admin.js'
+import { isoTime } from '../clients/common.js'
+import { withCliDatabase } from '../commands/migrate.js'
+import { CliError } from '../errors.js'
+import { keysCommand } from '../keys/common.js'
+import { addDatabaseOptions, configFromOptions, type CommonOptionValues } from '../options.js'
+import { aeadFoldersById, locateAeads, parsePublicIdArg, removeAeadFile } from './aead-locate.js'
+import { formatTable } from './table.js'
+
+/** `keys <name>` with the KSM options (for the AEAD directory) and the database options. */
+export function keysDbCommand (group: Command, name: string): Command {
+  return addDatabaseOptions(keysCommand(group, name))
+}
+
+export interface KeyListEntry {
+  publicId: string
+  /** False: never used (no row yet); the counters are then -1. */
+  inDatabase: boolean
+  active: boolean
+  counter: number
+  use: number
+  low: number
+  high: number
+  created: number | null
+  /** Server time of the last accepted OTP (the row's `modified`), ISO 8601; null if never. */
+  lastUse: string | null
+  nonce: string
+  notes: string
+  /** Key handle folders holding an AEAD for this public id. */
+  keyHandles: string[]
+}
+
+function entry (publicId: string, row: YubikeyRecord | undefined, keyHandles: string[]): KeyListEntry {
+  return {
+    publicId,
+    inDatabase: row !== undefined,
+    active: row?.active ?? true,
+    counter: row?.counter ?? -1,
+    use: row?.use ?? -1,
+    low: row?.low ?? -1,
+    high: row?.high ?? -1,
+    created: row?.created ?? null,
+    lastUse: row === undefined ? null : isoTime(row.modified),
+    nonce: row?.nonce ?? '',
+    notes: row?.notes ?? '',
+    keyHandles
+  }
+}
+
+/** Every key that has a row or an AEAD, ordered by public id. */
+export async function listKeys (opts: CommonOptionValues): Promise<KeyListEntry[]> {
+  const config = configFromOptions(opts)
+  const rows = await withCliDatabase(config, listYubikeys)
+  const folders = await aeadFoldersById(config.aeadDir)
+  const byId = new Map(rows.map((r) => [r.publicId, r]))
+  const ids = [...new Set([...byId.keys(), ...folders.keys()])].sort()
+  return ids.map((id) => entry(id, byId.get(id), folders.get(id) ?? []))
+}
+
+const counter = (n: number): string => n < 0 ? '-' : String(n)
+
+function registerList (group: Command): void {
+  keysDbCommand(group, 'list')
+    .description('list every YubiKey with a database row or an AEAD: public id, active, counters, last use, ' +
+      'key handle folders holding its AEAD (no secrets)')
+    .option('--json', 'print a JSON array')
+    .action(async (opts: CommonOptionValues & { json?: boolean }) => {
+      const keys = await listKeys(opts)
+      if (opts.json === true) {
+        process.stdout.write(JSON.stringify(keys, null, 2) + '\n')
+        return
+      }
+      if (keys.length === 0) {
+        process.stderr.write('yubival: no keys (no database rows and no AEADs)\n')
+        return
+      }
+      process.stdout.write(formatTable([['PUBLIC ID', 'ACTIVE', 'COUNTER', 'USE', 'LAST USE', 'AEAD KEY HANDLES'],
+        ...keys.map((k) => [k.publicId, k.active ? 'yes' : 'no', counter(k.counter), counter(k.use),
+          k.lastUse ?? (k.inDatabase ? '-' : 'never used'), k.keyHandles.join(',') || 'none'])]))
+    })
+}
+
+const now = (): number => Math.floor(Date.now() / 1000)
+
+function registerActive (group: Command, name: 'enable' | 'disable'): void {
+  const active = name === 'enable'
+  keysDbCommand(group, name)
+    .description(active
+      ? 'accept OTPs of a disabled YubiKey again'
+      : 'refuse every OTP of a YubiKey (BAD_OTP, reason key_disabled), on every replica from the next request; ' +
+        'works before a key is first used')
+    .argument('<PUBID>', 'public id (modhex)')
+    .action(async (raw: string, opts: CommonOptionValues) => {
+      const publicId = parsePublicIdArg(raw)
+      const config = configFromOptions(opts)
+      // a key never used has no row: disabling it creates one, if it is a key we hold an AEAD for
+      const aeads = await locateAeads(config.aeadDir, publicId)
+      const insertAt = !active && aeads.length > 0 ? now() : undefined
+      const result = await withCliDatabase(config, async (db) => setYubikeyActive(db, publicId, active, insertAt))
+      if (result === 'missing') {
+        if (active && aeads.length > 0) {
+          process.stdout.write(`key ${publicId} is enabled (never used yet)\n`)
+          return
+        }
+        throw new CliError(`unknown public id ${publicId}: no database row and no AEAD under ${config.aeadDir}`)
+      }
+      const done = active ? 'enabled' : 'disabled'
+      process.stdout.write(result === 'unchanged' ? `key ${publicId} was already ${done}\n` : `key ${publicId} ${done}\n`)
+    })
+}
+
+function requireForce (opts: { force?: boolean }, what: string): void {
+  if (opts.force !== true) throw new CliError(`${what}; add --force to do it`, 2)
+}
+
+function registerReset (group: Command): void {
+  keysDbCommand(group, 'reset')
+    .description('forget the stored counters of a YubiKey (after it was reprogrammed, its counters start lower and ' +
+      'every OTP would be REPLAYED_OTP); the next OTP is accepted whatever its counter')
+    .argument('<PUBID>', 'public id (modhex)')
+    .option('--force', 'really reset (old OTPs of this key become acceptable once more until a new one is used)')
+    .action(async (raw: string, opts: CommonOptionValues & { force?: boolean }) => {
+      const publicId = parsePublicIdArg(raw)
+      requireForce(opts, `resetting the counters of ${publicId} lets its already used OTPs be accepted again`)
+      const before = await withCliDatabase(configFromOptions(opts), async (db) => resetYubikeyCounters(db, publicId))
+      if (before === null) throw new CliError(`unknown public id ${publicId}: no database row, so no counters to reset`)
+      process.stdout.write(`key ${publicId}: counters reset (were counter=${before.counter} use=${before.use})` +
+        `${before.active ? '' : '; the key is still disabled'}\n`)
+    })
+}
+
+function registerDelete (group: Command): void {
+  keysDbCommand(group, 'delete')
+    .description('delete a YubiKey: its AEAD in every key handle folder and its database row. To revoke a key, ' +
+      'use `keys disable` (a running server may keep a deleted AEAD in memory until restarted)')
+    .argument('<PUBID>', 'public id (modhex)')
+    .option('--force', 'really delete (the key secret is gone unless you have a backup)')
+    .action(async (raw: string, opts: CommonOptionValues & { force?: boolean }) => {
+      const publicId = parsePublicIdArg(raw)
+      requireForce(opts, `deleting ${publicId} destroys its AEADs (the YubiKey's secret) and its counters`)
+      const config = configFromOptions(opts)
+      const aeads = await locateAeads(config.aeadDir, publicId)
+      const hadRow = await withCliDatabase(config, async (db) => deleteYubikeyRow(db, publicId))
+      for (const loc of aeads) {
+        try {
+          await removeAeadFile(config.aeadDir, loc)
+        } catch (err) {
+          throw new CliError(`cannot delete ${loc.path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}` +
+            (hadRow ? ' (the database row was deleted)' : ''))
+        }
+      }
+      if (!hadRow && aeads.length === 0) throw new CliError(`unknown public id ${publicId}: no database row and no AEAD under ${config.aeadDir}`)
+      const files = aeads.length === 0 ? 'no AEAD files' : `AEAD${aeads.length === 1 ? '' : 's'} in ${aeads.map((l) => l.folder).join(', ')}`
+      process.stdout.write(`key ${publicId} deleted: ${files}, ${hadRow ? 'database row' : 'no database row'}\n`)
+    })
+}
+
+export function registerKeyState (group: Command): void {
+  registerList(group)
+  registerActive(group, 'disable')
+  registerActive(group, 'enable')
+  registerReset(group)
+  registerDelete(group)
+}
