@@ -5,6 +5,8 @@ import { CliError } from './errors.js'
 import { registerKeysCommands } from './commands/keys.js'
 import { registerClientsCommands } from './commands/clients.js'
 import { registerMigrateCommand } from './commands/migrate.js'
+import { registerOtpCommands } from './commands/otp.js'
+import { registerDoctorCommand } from './commands/doctor.js'
 import { registerServeCommand } from './commands/serve.js'
 
 function version (): string {
@@ -22,6 +24,8 @@ export function buildProgram (): Command {
   registerMigrateCommand(program)
   registerKeysCommands(program)
   registerClientsCommands(program)
+  registerOtpCommands(program)
+  registerDoctorCommand(program)
   return program
 }
 
