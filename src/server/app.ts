@@ -80,6 +80,14 @@ export function buildApp (deps: AppDeps, serverOptions: Partial<FastifyServerOpt
     if ((request.raw.url ?? '').length > maxBytes) await reply.code(414).type('text/plain').send('URI too long\n')
   })
 
+  // Once closing, every answer ends its connection: a keep-alive socket would otherwise hold the
+  // shutdown open until the client or the keep-alive timeout closes it.
+  let closing = false
+  app.addHook('preClose', async () => { closing = true })
+  app.addHook('onSend', async (_request, reply) => {
+    if (closing) void reply.header('connection', 'close')
+  })
+
   app.setErrorHandler((error, request, reply) => {
     const err = error as { statusCode?: number, code?: string }
     const statusCode = typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500

@@ -93,7 +93,7 @@ describe('yubival serve refuses a bad configuration with exit code 2 and one lin
 
     it('names YUBIVAL_ADMIN_PORT when the admin port is taken', () => {
       const port = (blocker.address() as net.AddressInfo).port
-      const dbEnv = t.url === null ? { YUBIVAL_DATA_DIR: t.dataDir } : { DATABASE_URL: t.url }
+      const dbEnv: Record<string, string> = t.url === null ? { YUBIVAL_DATA_DIR: t.dataDir } : { DATABASE_URL: t.url }
       const line = serveFails({ ...dbEnv, YUBIVAL_ADMIN_PORT: String(port) })
       expect(line).toContain(`YUBIVAL_ADMIN_PORT: cannot listen on 127.0.0.1:${port}: EADDRINUSE`)
     })
