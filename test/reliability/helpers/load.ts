@@ -38,7 +38,12 @@ export function startLoad (opts: {
     let retry: { otp: string, counter: number } | null = null
     while (running) {
       const urls = opts.urls()
-      const { otp, counter }: { otp: string, counter: number } = retry ?? stream.next()
+      if (urls.length === 0) {
+        await sleep(20)
+        continue
+      }
+      const next: { otp: string, counter: number } = retry ?? stream.next()
+      const { otp, counter } = next
       const sentAt = Date.now()
       const a = await verify(urls[(key + i++) % urls.length] as string, opts.client, otp, { deadlineMs: opts.deadlineMs })
       records.push({ key, otp, counter, status: a.status, sentAt, answeredAt: Date.now() })
@@ -58,12 +63,15 @@ export function startLoad (opts: {
   }
 }
 
-/** Waits until `pred` holds for a record answered after `since`; the ms it took, or null at `limitMs`. */
-export async function waitForRecord (load: Load, since: number, pred: (r: LoadRecord) => boolean, limitMs: number): Promise<number | null> {
+/**
+ * Waits until `pred` holds for `count` records sent after `since`; the ms until the last of them was
+ * answered, or null after `limitMs`.
+ */
+export async function waitForRecord (load: Load, since: number, pred: (r: LoadRecord) => boolean, limitMs: number, count = 1): Promise<number | null> {
   const until = Date.now() + limitMs
   for (;;) {
-    const hit = load.records.find((r) => r.sentAt >= since && pred(r))
-    if (hit !== undefined) return hit.answeredAt - since
+    const hits = load.records.filter((r) => r.sentAt >= since && pred(r))
+    if (hits.length >= count) return Math.max(...hits.slice(0, count).map((r) => r.answeredAt)) - since
     if (Date.now() > until) return null
     await sleep(20)
   }
