@@ -6,13 +6,13 @@ import { isModhex } from '../otp/modhex.js'
 import { AeadFileError, MAX_AEAD_FILE_READ, aeadRelativePath, parseAeadFile } from './aead-file.js'
 import type { AeadLoadResult, AeadRecord, AeadStore } from './aead-store.js'
 import { parseKeyHandle, parseKeyHandles, type KeyHandle } from './key-handle.js'
-import { LruCache } from './lru-cache.js'
+import { AeadCache } from './aead-cache.js'
 
 export interface FileAeadStoreOptions {
   aeadDir: string
   /** Key handles as typed; each names a folder under aeadDir. Tried in this order. */
   keyHandles: readonly string[]
-  /** How many parsed AEADs (ciphertext only) to keep in memory; 0 disables the cache. */
+  /** How many parsed AEADs (ciphertext only, ~150 bytes each) to keep in memory; 0 disables the cache. */
   cacheSize: number
 }
 
@@ -41,13 +41,20 @@ export async function readAeadFileHead (file: string): Promise<Buffer> {
 
 export function createFileAeadStore (opts: FileAeadStoreOptions): FileAeadStore {
   const keyHandles = parseKeyHandles(opts.keyHandles)
-  const cache = new LruCache<string, AeadRecord>(opts.cacheSize)
+  const cache = new AeadCache(opts.cacheSize)
   const aeadDir = opts.aeadDir
+  const fileOf = (folder: number, publicId: string): string => path.join(aeadDir, aeadRelativePath(keyHandles[folder]!.typed, publicId))
+
+  function cached (publicId: string): AeadRecord | undefined {
+    const hit = cache.get(publicId)
+    if (hit === undefined) return undefined
+    return { version: hit.version, keyHandle: hit.keyHandle, nonce: hit.nonce, aead: hit.aead, publicId, source: fileOf(hit.folder, publicId) }
+  }
 
   async function loadFromDisk (publicId: string): Promise<AeadLoadResult> {
     const tried: string[] = []
-    for (const kh of keyHandles) {
-      const file = path.join(aeadDir, aeadRelativePath(kh.typed, publicId))
+    for (const [folder, kh] of keyHandles.entries()) {
+      const file = fileOf(folder, publicId)
       tried.push(file)
       let bytes: Buffer
       try {
@@ -59,6 +66,7 @@ export function createFileAeadStore (opts: FileAeadStoreOptions): FileAeadStore 
       }
       try {
         const entry = parseAeadFile(bytes, { folderKeyHandle: kh.value, publicId })
+        cache.set(publicId, entry, folder)
         return { status: 'found', record: { ...entry, publicId, source: file } }
       } catch (err) {
         if (err instanceof AeadFileError) return { status: 'unreadable', source: file, detail: `${file}: ${err.message}` }
@@ -74,15 +82,11 @@ export function createFileAeadStore (opts: FileAeadStoreOptions): FileAeadStore 
     async load (publicId: string): Promise<AeadLoadResult> {
       // The id becomes a path: only modhex may pass (no '/', no '..').
       if (!isModhex(publicId)) throw new Error('public id must be lower-case modhex')
-      const hit = cache.get(publicId)
+      const hit = cached(publicId)
       if (hit !== undefined) return { status: 'found', record: hit }
-      const result = await loadFromDisk(publicId)
-      if (result.status === 'found') cache.set(publicId, result.record)
-      return result
+      return loadFromDisk(publicId)
     },
-    peek (publicId: string): AeadRecord | undefined {
-      return cache.get(publicId)
-    },
+    peek: cached,
     invalidate (publicId?: string): void {
       if (publicId === undefined) cache.clear()
       else cache.delete(publicId)
