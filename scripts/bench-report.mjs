@@ -1,0 +1,59 @@
+// Markdown rendering of a benchmark result (scripts/bench.mjs writes it next to the JSON).
+
+const fmt = (v, digits = 0) => v === null || v === undefined || Number.isNaN(v) ? '–' : v.toFixed(digits)
+const ms = (v) => v === null || v === undefined ? '–' : v < 10 ? v.toFixed(2) : v.toFixed(1)
+
+function statuses (s) {
+  return Object.entries(s).sort(([, a], [, b]) => b - a).map(([k, n]) => `${k} ${n}`).join(', ')
+}
+
+function other (o) {
+  const e = Object.entries(o)
+  return e.length === 0 ? 'none' : e.map(([k, n]) => `${k} ${n}`).join(', ')
+}
+
+function runTable (runs, withCeiling) {
+  const head = ['conns', 'signed', 'verifies/s', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'statuses',
+    'server CPU %', 'server µs/verify', 'server RSS MB', 'PG CPU %', 'loadgen CPU %', 'machine busy %', 'statements/verify', 'other statements']
+  if (withCeiling) head.push('ceiling/s (pool)', 'ceiling p99 ms', 'verify ÷ ceiling')
+  const lines = [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`]
+  for (const r of runs) {
+    const row = [
+      r.concurrency, r.signed ? 'yes' : 'no', fmt(r.verifiesPerSec), ms(r.latencyMs.p50), ms(r.latencyMs.p90),
+      ms(r.latencyMs.p99), ms(r.latencyMs.max), statuses(r.statuses), fmt(r.server.cpuPct), fmt(r.server.cpuUsPerVerify),
+      fmt(r.server.rssPeakMb), fmt(r.postgres?.cpuPct), fmt(r.loadgen.cpuPct), fmt(r.machine.busyPct),
+      r.queries === null ? '–' : fmt(r.queries.perVerify, 4), r.queries === null ? '–' : other(r.queries.other)
+    ]
+    if (withCeiling) {
+      row.push(r.ceiling ? `${fmt(r.ceiling.perSec)} (${r.ceiling.poolSize})` : '–', ms(r.ceiling?.latencyMs.p99), fmt(r.ratio, 2))
+    }
+    lines.push(`| ${row.join(' | ')} |`)
+  }
+  return lines.join('\n')
+}
+
+export function renderMarkdown (result) {
+  const m = result.machine
+  const out = [
+    `### ${result.startedAt} — ${m.cpus} × ${m.cpuModel}, ${m.memoryGb} GB, Node ${m.node}, ${result.postgresVersion ?? 'PostgreSQL ?'}`,
+    '',
+    `Command: \`${result.command}\``,
+    '',
+    `Keys: ${result.keys.count} (${result.keys.provisioned}); load average before ${result.loadBefore.join(' / ')}, ` +
+      `after ${result.loadAfter.join(' / ')}; ${result.options.duration} s per run; server log level ${result.options.logLevel}` +
+      (result.options.serverEnv.length > 0 ? `; server env ${result.options.serverEnv.join(' ')}` : '') + '.',
+    '',
+    `Start-up (spawn → /healthz 200 → /readyz 200): ${result.startups.map((s) => `${s.backend} ${s.healthyMs} / ${s.readyMs} ms`).join('; ')}.`,
+    ''
+  ]
+  if (result.roundTrips) {
+    const t = result.roundTrips
+    out.push(`Database transactions of the server (pg_stat_database xact_commit delta over its whole life, ` +
+      `ceiling and monitor traffic subtracted): ${t.serverTransactions} for ${t.serverResponses} verifies = ` +
+      `${fmt(t.perVerify, 4)} per verify.`, '')
+  }
+  out.push('**PostgreSQL**', '', runTable(result.runs.filter((r) => r.backend === 'postgresql'), true), '')
+  const lite = result.runs.filter((r) => r.backend === 'pglite')
+  if (lite.length > 0) out.push('**Embedded PGlite** (no ceiling: there is no second client to measure it with)', '', runTable(lite, false), '')
+  return out.join('\n')
+}
