@@ -25,7 +25,7 @@ describe('forgery and replay of verify requests', () => {
     return { ...p, h: sign(p, key) }
   }
   async function get (params: Signed | Record<string, string>): Promise<Record<string, string>> {
-    const res = await env.app.inject({ method: 'GET', url: `/wsapi/2.0/verify?${new URLSearchParams(params).toString()}` })
+    const res = await env.app.inject({ method: 'GET', url: `/wsapi/2.0/verify?${new URLSearchParams({ ...params }).toString()}` })
     expect(res.statusCode).toBe(200)
     const fields = parseResponse(res.body)
     expect(responseSignatureOk(fields, client.key)).toBe(true)
