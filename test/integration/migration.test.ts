@@ -12,7 +12,8 @@ import { cliOk, runCli } from '../helpers/cli.js'
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js'
 import { startServer, type ServerProcess } from '../helpers/server-process.js'
 import { responseSignatureOk, verifyOtp, type VerifyResult } from '../helpers/wsapi-client.js'
-import { fixturePath, otpCases } from '../ksm/fixtures.js'
+import { fixturePath } from '../ksm/fixtures.js'
+import { fixtureOtp } from '../cli/admin-env.js'
 
 // what `ykval-export-clients` printed on the old server: id,active,created,secret,email,notes,otp
 const PAM_SECRET = randomBytes(20).toString('base64')
@@ -29,11 +30,7 @@ const YUBIKEYS_CSV = [
   ',1359550400,1359553000,ftftftftftft,1,0,6956,10,0000000000000000,lost in 2019'
 ].join('\n') + '\n'
 
-const otp = (name: string): string => {
-  const c = otpCases().cases.find((x) => x.server === 'S1' && x.case === name)
-  if (c?.otp === undefined) throw new Error(`no fixture OTP ${name}`)
-  return c.otp
-}
+const otp = fixtureOtp
 
 describe('moving from yubikey-val + yhsm-yubikey-ksm', () => {
   let dir: string
