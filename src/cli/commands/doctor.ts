@@ -1,6 +1,7 @@
 // `yubival doctor`: checks the setup from configuration to a live round trip, one line per check.
 import { Option, type Command } from 'commander'
 import type { Config } from '../../config.js'
+import { parseKeyHandles } from '../../ksm/index.js'
 import { checkAeadDir, checkAeads, checkClients, checkDatabase, checkKeyfile } from '../doctor/local-checks.js'
 import { liveChecks } from '../doctor/live-check.js'
 import { check, oneLine, type CheckResult } from '../doctor/types.js'
@@ -24,6 +25,7 @@ async function runChecks (opts: DoctorOptions): Promise<CheckResult[]> {
   let config: Config
   try {
     config = configFromOptions(opts)
+    parseKeyHandles(config.keyHandles)
   } catch (err) {
     return [check('configuration', 'fail', oneLine(err))]
   }
