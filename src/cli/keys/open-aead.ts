@@ -1,5 +1,5 @@
 // Reading one AEAD file of the tree and opening it with the keyfile, every failure classified.
-import { promises as fsp } from 'node:fs'
+import { closeSync, openSync, readSync } from 'node:fs'
 import {
   AeadAuthError, AeadFileError, AeadLengthError, MAX_AEAD_FILE_READ, YUBIKEY_AEAD_BYTES, parseAeadFile, parseKeyHandle,
   unwrapYubikeySecret, type AeadEntry, type Keyfile
@@ -16,14 +16,14 @@ export type OpenedAead =
     }
   | { ok: false, kind: AeadProblemKind, detail: string, entry?: AeadEntry }
 
-async function readHead (file: string): Promise<Buffer> {
-  const fh = await fsp.open(file, 'r')
+// Synchronous on purpose: a promise per file tripled the CPU time of check/export over 100,000 files.
+function readHead (file: string): Buffer {
+  const fd = openSync(file, 'r')
   try {
     const buf = Buffer.alloc(MAX_AEAD_FILE_READ)
-    const { bytesRead } = await fh.read(buf, 0, buf.length, 0)
-    return buf.subarray(0, bytesRead)
+    return buf.subarray(0, readSync(fd, buf, 0, buf.length, 0))
   } finally {
-    await fh.close()
+    closeSync(fd)
   }
 }
 
@@ -40,7 +40,7 @@ export function folderKeyHandle (folder: string): number | undefined {
 export async function openAeadFile (file: string, folder: string, publicId: string, keyfile: Keyfile): Promise<OpenedAead> {
   let bytes: Buffer
   try {
-    bytes = await readHead(file)
+    bytes = readHead(file)
   } catch (err) {
     return { ok: false, kind: 'unreadable', detail: `cannot read: ${(err as NodeJS.ErrnoException).code ?? String(err)}` }
   }

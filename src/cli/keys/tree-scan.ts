@@ -1,5 +1,6 @@
 // Every entry of an AEAD tree, including what the KSM would never read (walkAeadTree skips those).
-import { promises as fsp, type Dirent } from 'node:fs'
+// Folders are listed synchronously (one leaf folder per AEAD: async readdir dominated the run time).
+import { promises as fsp, readdirSync, type Dirent } from 'node:fs'
 import path from 'node:path'
 import { aeadRelativePath, type KeyHandle } from '../../ksm/index.js'
 import { isModhex } from '../../otp/index.js'
@@ -29,7 +30,7 @@ async function kindOf (dir: string, d: Dirent): Promise<'dir' | 'file' | 'other'
 }
 
 async function * files (dir: string): AsyncGenerator<{ path: string, name: string, kind: 'file' | 'other' }> {
-  for (const d of (await fsp.readdir(dir, { withFileTypes: true })).sort(byName)) {
+  for (const d of (readdirSync(dir, { withFileTypes: true })).sort(byName)) {
     const kind = await kindOf(dir, d)
     if (kind === 'dir') yield * files(path.join(dir, d.name))
     else yield { path: path.join(dir, d.name), name: d.name, kind }
@@ -48,7 +49,7 @@ function whyNotAead (aeadDir: string, folder: string, file: { path: string, name
 /** Walks aeadDir in sorted order, classifying each file; unconfigured folders are reported once each. */
 export async function * scanAeadTree (aeadDir: string, configured: readonly KeyHandle[]): AsyncGenerator<ScanEntry> {
   const typed = new Set(configured.map((kh) => kh.typed))
-  for (const d of (await fsp.readdir(aeadDir, { withFileTypes: true })).sort(byName)) {
+  for (const d of (readdirSync(aeadDir, { withFileTypes: true })).sort(byName)) {
     const full = path.join(aeadDir, d.name)
     const kind = await kindOf(aeadDir, d)
     if (kind !== 'dir') {
