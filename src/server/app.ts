@@ -33,6 +33,7 @@ export interface AppDeps {
 const DEFAULT_TIMEOUTS: AppTimeouts = { requestMs: 10_000, keepAliveMs: 5_000 }
 // A verify request's headers are a few hundred bytes: a client that needs longer is broken or slowloris.
 const MAX_HEADERS_TIMEOUT_MS = 5_000
+const CONNECTIONS_CHECK_MS = 1_000
 
 /** Logs the first refusal per key per window, so an abusive client cannot flood the log. */
 function limitedLogger (logger: Logger, windowMs: number): (kind: RateLimitKind, key: string, request: FastifyRequest) => void {
@@ -50,7 +51,13 @@ export function buildApp (deps: AppDeps, serverOptions: Partial<FastifyServerOpt
   const maxBytes = deps.maxRequestBytes ?? 8192
   const timeouts = deps.timeouts ?? DEFAULT_TIMEOUTS
   const trusted = deps.trustedProxies ?? []
-  const options: FastifyServerOptions & { https?: TlsMaterial } = {
+  // Node enforces the request and header deadlines only when it sweeps its connections, every 30 s by
+  // default: a slowloris client would keep its socket that long. Sweep every second.
+  const nodeServerOptions = {
+    connectionsCheckingInterval: CONNECTIONS_CHECK_MS,
+    headersTimeout: Math.min(MAX_HEADERS_TIMEOUT_MS, timeouts.requestMs)
+  }
+  const options: FastifyServerOptions & { http?: typeof nodeServerOptions, https?: TlsMaterial & typeof nodeServerOptions } = {
     loggerInstance: deps.logger,
     // Request URLs carry whole OTPs: never let Fastify log them. Verify logs its own secret-free line.
     logController: new LogController({ disableRequestLogging: true }),
@@ -62,12 +69,12 @@ export function buildApp (deps: AppDeps, serverOptions: Partial<FastifyServerOpt
     keepAliveTimeout: timeouts.keepAliveMs,
     return503OnClosing: true,
     trustProxy: trusted.length > 0 ? trusted : false,
-    ...(deps.tls ? { https: deps.tls } : {}),
+    http: nodeServerOptions,
+    ...(deps.tls ? { https: { ...deps.tls, ...nodeServerOptions } } : {}),
     ...serverOptions
   }
   // With `https` Fastify builds an https.Server: the same API as far as this code is concerned.
   const app = Fastify(options) as unknown as FastifyInstance
-  app.server.headersTimeout = Math.min(MAX_HEADERS_TIMEOUT_MS, timeouts.requestMs)
 
   // yubikey-val reads form bodies; anything else in a body is ignored (PHP leaves $_POST empty).
   app.removeAllContentTypeParsers()

@@ -55,3 +55,28 @@ it('caps the header timeout at 5 s even with a long request timeout', async () =
   expect(app.server.headersTimeout).toBe(5000)
   await app.close()
 })
+
+describe('a slowloris client', () => {
+  it('is cut off at the header deadline, not at the 30 s socket timeout', async () => {
+    const { default: net } = await import('node:net')
+    const app = buildApp({
+      verifyService: service,
+      logger: createLogger('silent', new Writable({ write (_c, _e, cb) { cb() } })),
+      readiness: async () => ({ ready: true, checks: {} }),
+      timeouts: { requestMs: 1000, keepAliveMs: 1000 }
+    })
+    await app.listen({ host: '127.0.0.1', port: 0 })
+    try {
+      const port = (app.server.address() as { port: number }).port
+      const socket = net.connect(port, '127.0.0.1')
+      let answer = ''
+      socket.on('data', (d: Buffer) => { answer += d.toString() })
+      socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\n')
+      // Headers never finish: Node answers 408 and closes once its sweep sees the expired deadline.
+      await new Promise((resolve) => socket.on('close', resolve))
+      expect(answer).toMatch(/^HTTP\/1\.1 408/)
+    } finally {
+      await app.close()
+    }
+  }, 15_000)
+})
