@@ -43,14 +43,21 @@ export function renderMarkdown (result) {
       `after ${result.loadAfter.join(' / ')}; ${result.options.duration} s per run; server log level ${result.options.logLevel}` +
       (result.options.serverEnv.length > 0 ? `; server env ${result.options.serverEnv.join(' ')}` : '') + '.',
     '',
-    `Start-up (spawn → /healthz 200 → /readyz 200): ${result.startups.map((s) => `${s.backend} ${s.healthyMs} / ${s.readyMs} ms`).join('; ')}.`,
+    `Start-up with ${result.keys.count} keys (spawn → /healthz 200 / → /readyz 200): ` +
+      `${result.startups.map((s) => `${s.backend} ${s.healthyMs} / ${s.readyMs} ms`).join('; ')}.`,
     ''
   ]
   if (result.roundTrips) {
     const t = result.roundTrips
-    out.push(`Database transactions of the server (pg_stat_database xact_commit delta over its whole life, ` +
-      `ceiling and monitor traffic subtracted): ${t.serverTransactions} for ${t.serverResponses} verifies = ` +
-      `${fmt(t.perVerify, 4)} per verify.`, '')
+    const names = Object.entries(t.statementsByName).map(([k, n]) => `${k} ${n}`).join(', ')
+    out.push('Round trips over the PostgreSQL server\'s whole life: ' +
+      (t.verifiesLogged === null
+        ? `statements issued ${names} (log level above info: no per-verify count).`
+        : `${t.verifiesLogged} verifies answered (${t.okLogged} OK, counted in its log); statements issued (counted ` +
+          `in-process by prepared-statement name): ${names} → **${fmt(t.acceptPerOk, 4)} accept statements per OK verify**, ` +
+          `${fmt(t.statementsPerVerify, 4)} statements per verify in all. PostgreSQL's own count (pg_stat_database ` +
+          `xact_commit delta, ceiling and monitor traffic subtracted): ${t.serverTransactions} transactions = ` +
+          `${fmt(t.transactionsPerVerify, 4)} per verify.`), '')
   }
   out.push('**PostgreSQL**', '', runTable(result.runs.filter((r) => r.backend === 'postgresql'), true), '')
   const lite = result.runs.filter((r) => r.backend === 'pglite')

@@ -51,6 +51,8 @@ export async function startBenchServer ({ env, logFile, nodeArgs = [], workDir }
       ...env,
       YUBIVAL_HOST: '127.0.0.1',
       YUBIVAL_PORT: String(port),
+      // no admin listener (metrics, probes): its fixed default port would clash with other servers here
+      YUBIVAL_ADMIN_PORT: '0',
       BENCH_QUERY_COUNT_FILE: counterFile
     },
     stdio: ['ignore', out, out]

@@ -3,14 +3,16 @@
 // a real `yubival serve`, loads it with autocannon from a separate process, and measures the database
 // ceiling (the accept statement alone, straight through pg) in the same run. Needs `npm run build`.
 //
-//   node scripts/bench.mjs [--keys 10000] [--duration 10] [--concurrency 1,8,32,128] [--keys-dir DIR]
-//     [--pglite-duration 5 | --no-pglite] [--log-level info] [--server-env NAME=VALUE ...] [--profile]
+//   node scripts/bench.mjs [--keys 10000] [--duration 10] [--concurrency 1,8,32,128] [--no-signed]
+//     [--warmup 3] [--startups 3] [--keys-dir DIR (kept, reused)] [--pglite-duration 5 | --no-pglite]
+//     [--ceiling-pool-max 32] [--log-level info] [--server-env NAME=VALUE ...] [--profile]
+//     [--admin-url URL] [--out bench-results] [--keep]
 //
 // PostgreSQL: DATABASE_URL if set (used as is, never dropped), else a fresh database on --admin-url
 // (default postgres://postgres@127.0.0.1:5432/postgres), dropped at the end.
 import { execFileSync, fork } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { existsSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
@@ -33,6 +35,7 @@ const { values: opt } = parseArgs({
     keys: { type: 'string', default: '10000' },
     duration: { type: 'string', default: '10' },
     warmup: { type: 'string', default: '3' },
+    startups: { type: 'string', default: '3' },
     concurrency: { type: 'string', default: '1,8,32,128' },
     'pglite-duration': { type: 'string', default: '5' },
     'no-pglite': { type: 'boolean', default: false },
@@ -56,6 +59,7 @@ const options = {
   keys: num('keys'),
   duration: num('duration'),
   warmup: num('warmup'),
+  startups: num('startups'),
   concurrency: opt.concurrency.split(',').map(Number),
   pgliteDuration: opt['no-pglite'] ? 0 : num('pglite-duration'),
   signedToo: !opt['no-signed'],
@@ -126,6 +130,18 @@ ON CONFLICT (yk_publicname) DO NOTHING`
 async function seed (db, ids) {
   const now = Math.floor(Date.now() / 1000)
   for (let i = 0; i < ids.length; i += 50_000) await db.query(SEED_SQL, [ids.slice(i, i + 50_000), now])
+}
+
+/** Verify lines in the server's log ({ total, ok }), or null when it logged at a level above info. */
+function countLoggedVerifies (logFile) {
+  let total = 0
+  let ok = 0
+  for (const line of readFileSync(logFile, 'utf8').split('\n')) {
+    if (!line.includes('"msg":"verify"')) continue
+    total++
+    if (JSON.parse(line).status === 'OK') ok++
+  }
+  return total === 0 ? null : { total, ok }
 }
 
 /** Statements issued during a run (per verify), split into the accept statement and everything else. */
@@ -328,6 +344,13 @@ async function main () {
     return { perSec: round(perSec), poolSize, refused: c.refused, latencyMs: c.latencyMs, loadgenCpuPct: round(c.loadgenCpuMs / (c.seconds * 10)) }
   }
 
+  // Start-up time alone, a few times (the measured server below is one more sample)
+  for (let i = 0; i < options.startups; i++) {
+    const s = await startBenchServer({ env: pgEnv, logFile: path.join(workDir, 'startup.log'), workDir })
+    await s.stop()
+    startups.push({ backend: 'postgresql', keys: options.keys, ...s.startup })
+  }
+
   // PostgreSQL
   const server = await startBenchServer({ env: pgEnv, logFile: path.join(workDir, 'serve-postgresql.log'), nodeArgs, workDir })
   const serverDone = onCleanup(async () => { await server.stop() })
@@ -342,8 +365,11 @@ async function main () {
       run.ratio = round(run.verifiesPerSec / ceiling.perSec, 3)
     }
   }
+  await sleep(1000) // let requests the load generator gave up on finish before the final count
+  const lifetimeStatements = await server.queries()
   await server.stop()
   serverDone()
+  const logged = countLoggedVerifies(path.join(workDir, 'serve-postgresql.log'))
 
   // Round trips, second opinion: the server's transactions from PostgreSQL's own statistics. Backends
   // flush their counters when they exit, so wait until the server's and the ceiling's are gone.
@@ -363,8 +389,20 @@ async function main () {
     const xactAfter = await xactCommit(reader)
     await reader.end()
     const serverTransactions = xactAfter - xactBefore - monitor.statements - waiter.statements - ceilingStatements
-    roundTrips = { serverTransactions, serverResponses, perVerify: round(serverTransactions / serverResponses, 4) }
-    log(`server transactions per verify (pg_stat_database): ${roundTrips.perVerify}`)
+    const accepts = lifetimeStatements[ACCEPT_STATEMENT] ?? 0
+    const statements = Object.values(lifetimeStatements).reduce((a, b) => a + b, 0)
+    roundTrips = {
+      // from the server's own log: one line per verify it answered (also those the load generator gave up on)
+      verifiesLogged: logged?.total ?? null,
+      okLogged: logged?.ok ?? null,
+      statementsByName: lifetimeStatements,
+      acceptPerOk: logged === null ? null : round(accepts / logged.ok, 4),
+      statementsPerVerify: logged === null ? null : round(statements / logged.total, 4),
+      serverTransactions,
+      transactionsPerVerify: logged === null ? null : round(serverTransactions / logged.total, 4),
+      serverResponses
+    }
+    log(`round trips: ${JSON.stringify(roundTrips)}`)
   }
 
   // PGlite: a short run on the embedded database (its own data directory, same keys)
