@@ -39,7 +39,7 @@ export function createMetrics (opts: { defaultMetrics?: boolean } = {}): Metrics
   const histogram = <L extends string>(name: string, help: string, labelNames: readonly L[], buckets: number[]): Histogram<L> =>
     new Histogram({ name, help, labelNames, buckets, registers })
 
-  const verifyTotal = counter('yubival_verify_total', 'Verify requests answered, by WSAPI status and reason', ['status', 'reason'])
+  const verifyTotal = counter('verify_total', 'Verify requests answered, by WSAPI status and reason', ['status', 'reason'])
   const verifyDuration = histogram('yubival_verify_duration_seconds',
     'Time to produce a verify answer (KSM, database, signing), by WSAPI status', ['status'], VERIFY_BUCKETS)
   const ksmFailures = counter('yubival_ksm_decrypt_failures_total', 'OTPs the KSM could not decrypt, by reason', ['reason'])

@@ -50,8 +50,8 @@ describe('Prometheus metrics', () => {
 
   it('start with zero series for every outcome, plus the process metrics', async () => {
     const m = await scrape()
-    expect(m.get('yubival_verify_total{status="OK",reason="ok"}')).toBe(0)
-    expect(m.get('yubival_verify_total{status="BAD_OTP",reason="unknown_key"}')).toBe(0)
+    expect(m.get('verify_total{status="OK",reason="ok"}')).toBe(0)
+    expect(m.get('verify_total{status="BAD_OTP",reason="unknown_key"}')).toBe(0)
     expect(m.get('yubival_ksm_decrypt_failures_total{reason="aead_auth_failed"}')).toBe(0)
     expect(m.get('yubival_replays_total{kind="otp"}')).toBe(0)
     expect(m.has('process_cpu_seconds_total')).toBe(true)
@@ -76,11 +76,11 @@ describe('Prometheus metrics', () => {
     const after = await scrape()
     const delta = (name: string): number => (after.get(name) ?? 0) - (before.get(name) ?? 0)
 
-    expect(delta('yubival_verify_total{status="OK",reason="ok"}')).toBe(1)
-    expect(delta('yubival_verify_total{status="REPLAYED_REQUEST",reason="replayed_request"}')).toBe(1)
-    expect(delta('yubival_verify_total{status="REPLAYED_OTP",reason="replayed_otp"}')).toBe(1)
-    expect(delta('yubival_verify_total{status="BAD_OTP",reason="unknown_key"}')).toBe(1)
-    expect(delta('yubival_verify_total{status="BAD_SIGNATURE",reason="bad_signature"}')).toBe(1)
+    expect(delta('verify_total{status="OK",reason="ok"}')).toBe(1)
+    expect(delta('verify_total{status="REPLAYED_REQUEST",reason="replayed_request"}')).toBe(1)
+    expect(delta('verify_total{status="REPLAYED_OTP",reason="replayed_otp"}')).toBe(1)
+    expect(delta('verify_total{status="BAD_OTP",reason="unknown_key"}')).toBe(1)
+    expect(delta('verify_total{status="BAD_SIGNATURE",reason="bad_signature"}')).toBe(1)
     expect(delta('yubival_ksm_decrypt_failures_total{reason="unknown_key"}')).toBe(1)
     expect(delta('yubival_replays_total{kind="otp"}')).toBe(1)
     expect(delta('yubival_replays_total{kind="request"}')).toBe(1)
