@@ -1,8 +1,9 @@
 // The pyhsm lab fixtures (read-only; see their README.md) and typed views of their JSON indexes.
 import { readFileSync } from 'node:fs'
 import path from 'node:path'
+import { PYHSM_FIXTURES } from '../helpers/fixtures-path.js'
 
-export const FIXTURES = process.env.PYHSM_FIXTURES ?? '/work/shared/fixtures/pyhsm'
+export const FIXTURES = PYHSM_FIXTURES
 
 export const fixturePath = (rel: string): string => path.join(FIXTURES, rel)
 const json = <T>(rel: string): T => JSON.parse(readFileSync(fixturePath(rel), 'utf8')) as T

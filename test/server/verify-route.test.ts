@@ -12,9 +12,10 @@ import { buildApp } from '../../src/server/app.js'
 import { createLogger } from '../../src/server/logger.js'
 import { createVerifyService } from '../../src/val/verify-service.js'
 import { createTestDatabase, testBackends, type TestDatabase } from '../helpers/database.js'
+import { PYHSM_FIXTURES } from '../helpers/fixtures-path.js'
 import { parseResponse, responseSignatureOk, sign } from '../helpers/wsapi-client.js'
 
-const FIXTURES = path.resolve(import.meta.dirname, '../../../shared/fixtures/pyhsm')
+const FIXTURES = PYHSM_FIXTURES
 interface OtpCase { server: string, case: string, otp: string | null }
 const cases = (JSON.parse(readFileSync(path.join(FIXTURES, 'otp-cases.json'), 'utf8')) as { cases: OtpCase[] }).cases
 function fixtureOtp (name: string): string {

@@ -2,6 +2,7 @@
 // tested against PostgreSQL/PGlite elsewhere). The KSM answers from the pyhsm fixture recordings.
 import { readFileSync } from 'node:fs'
 import path from 'node:path'
+import { PYHSM_FIXTURES } from '../helpers/fixtures-path.js'
 import type {
   AcceptRequest, AcceptResult, ClientRecord, ClientStore, YubikeyRecord, YubikeyStore
 } from '../../src/db/types.js'
@@ -9,7 +10,7 @@ import type { DecryptResult, Ksm } from '../../src/ksm/types.js'
 import type { KsmFailureReason } from '../../src/outcome.js'
 import type { OtpFields } from '../../src/otp/types.js'
 
-export const FIXTURES = '/work/shared/fixtures/pyhsm'
+export const FIXTURES = PYHSM_FIXTURES
 
 interface OtpCase {
   case: string
