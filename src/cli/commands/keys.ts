@@ -6,10 +6,12 @@ import { registerCheck } from '../keys/check.js'
 import { registerExport } from '../keys/export.js'
 import { registerGenerate } from '../keys/generate.js'
 import { registerImport } from '../keys/import.js'
+import { registerInit } from '../keys/init.js'
 
 export function registerKeysCommands (program: Command): void {
   const group = program.command('keys')
     .description('manage YubiKey credentials stored as AEAD files (replaces yhsm-generate-keys, yhsm-import-keys, yhsm-decrypt-aead)')
+  registerInit(group)
   registerGenerate(group)
   registerImport(group)
   registerExport(group)
