@@ -16,15 +16,19 @@ interface ServeOptions extends CommonOptionValues {
 }
 
 function nextSteps (config: Config, url: string): string {
-  const db = config.databaseUrl === null ? `embedded PGlite in ${config.pgliteDir}` : 'PostgreSQL (DATABASE_URL)'
+  const embedded = config.databaseUrl === null
+  const db = embedded ? `embedded PGlite in ${config.pgliteDir}` : 'PostgreSQL (DATABASE_URL)'
   return [
     '',
     `yubival is listening on ${url}/wsapi/2.0/verify (database: ${db})`,
-    'Next steps, in another terminal:',
+    embedded
+      ? 'Next steps. The embedded database admits one process at a time: stop this server (Ctrl-C) to run\n' +
+        '`yubival clients …` commands, then start it again (or use PostgreSQL via DATABASE_URL).'
+      : 'Next steps, in another terminal:',
     '  yubival clients gen                                 # prints ID,KEY for pam_yubico',
     '  yubival keys generate --start-public-id vvcccccccccb --count 1 --print ykpersonalize',
     '                                                      # program a YubiKey with the printed command',
-    'Then in /etc/pam.d/<service>:',
+    'Then in /etc/pam.d/<service>, with /etc/yubikey_mappings holding `user:vvcccccccccb`:',
     `  auth required pam_yubico.so id=ID key=KEY urllist=${url}/wsapi/2.0/verify authfile=/etc/yubikey_mappings`,
     ''
   ].join('\n')
@@ -65,7 +69,8 @@ export function registerServeCommand (program: Command): void {
     const port = typeof address === 'object' && address !== null ? address.port : config.port
     const host = config.host.includes(':') ? `[${config.host}]` : config.host
     const scheme = tls === null ? 'http' : 'https'
-    if (process.stdout.isTTY) process.stdout.write(nextSteps(config, `${scheme}://${host}:${port}`))
+    // For people, not log parsers: stderr, once, after the server is really listening.
+    process.stderr.write(nextSteps(config, `${scheme}://${host}:${port}`))
     const adminAddress = service.admin?.server.address()
     logger.info({
       host: config.host,
