@@ -4,7 +4,7 @@ import { chmodSync, cpSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { runCli, type CliResult } from '../helpers/cli.js'
-import { createTestDatabase, type TestDatabase } from '../helpers/database.js'
+import { createTestDatabase, type Backend, type TestDatabase } from '../helpers/database.js'
 import { fixturePath, otpCases } from '../ksm/fixtures.js'
 
 export interface AdminEnv {
@@ -21,7 +21,7 @@ export interface AdminEnv {
  * `folders`: which key handle folders of the fixture tree to copy (default all). The database is
  * migrated and closed (PGlite admits one process: reopen it with `db.reopen()`, close it again).
  */
-export async function adminEnv (opts: { keyfile?: 'keys.json' | 'keys-multi.json', folders?: string[], keyHandles?: string } = {}): Promise<AdminEnv> {
+export async function adminEnv (opts: { keyfile?: 'keys.json' | 'keys-multi.json', folders?: string[], keyHandles?: string, backend?: Backend } = {}): Promise<AdminEnv> {
   const dir = mkdtempSync(path.join(tmpdir(), 'yubival-admin-'))
   const keyfile = path.join(dir, 'keys.json')
   cpSync(fixturePath(opts.keyfile ?? 'keys.json'), keyfile)
@@ -29,7 +29,7 @@ export async function adminEnv (opts: { keyfile?: 'keys.json' | 'keys-multi.json
   const aeadDir = path.join(dir, 'aeads')
   mkdirSync(aeadDir)
   for (const f of opts.folders ?? ['1', '2', '0x3']) cpSync(fixturePath(path.join('aeads', f)), path.join(aeadDir, f), { recursive: true })
-  const db = await createTestDatabase()
+  const db = await createTestDatabase(opts.backend === undefined ? {} : { backend: opts.backend })
   await db.close()
   const env = {
     YUBIVAL_KEYFILE: keyfile,
