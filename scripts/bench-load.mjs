@@ -10,6 +10,7 @@ import autocannon from 'autocannon'
 import { PgDatabase } from '../dist/db/pg-database.js'
 import { YubikeysRepository } from '../dist/db/yubikeys-repository.js'
 import { countersAt, nonceAt, readKeysCsv, verifyPath } from './bench-otps.mjs'
+import { pidsCpuDelta, pidsCpuMs } from './bench-proc.mjs'
 
 let keysCache = null
 function keysFrom (file) {
@@ -105,6 +106,10 @@ async function ceiling (m) {
   try {
     // open every connection and prepare the statement before the clock starts, as a warmed server has
     await Promise.all(Array.from({ length: m.poolSize }, async () => db.query('SELECT 1')))
+    // PostgreSQL's side of the cost: CPU of this database's yubival backends (the server's are idle now)
+    const { rows } = await db.query("SELECT pid FROM pg_stat_activity WHERE application_name = 'yubival' AND datname = current_database()")
+    const backends = rows.map((r) => r.pid)
+    const pg0 = pidsCpuMs(backends)
     const cpu0 = process.cpuUsage()
     const t0 = performance.now()
     const until = t0 + m.duration * 1000
@@ -123,7 +128,9 @@ async function ceiling (m) {
     }
     await Promise.all(Array.from({ length: m.connections }, worker))
     const seconds = (performance.now() - t0) / 1000
+    const pgCpuMs = pidsCpuDelta(pg0, pidsCpuMs(backends))
     return {
+      pgCpuMs,
       nextIndex: next,
       seconds,
       accepted,

@@ -12,24 +12,34 @@ function other (o) {
   return e.length === 0 ? 'none' : e.map(([k, n]) => `${k} ${n}`).join(', ')
 }
 
-function runTable (runs, withCeiling) {
-  const head = ['conns', 'signed', 'verifies/s', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'statuses',
-    'server CPU %', 'server µs/verify', 'server RSS MB', 'PG CPU %', 'loadgen CPU %', 'machine busy %', 'statements/verify', 'other statements']
-  if (withCeiling) head.push('ceiling/s (pool)', 'ceiling p99 ms', 'verify ÷ ceiling')
-  const lines = [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`]
-  for (const r of runs) {
-    const row = [
-      r.concurrency, r.signed ? 'yes' : 'no', fmt(r.verifiesPerSec), ms(r.latencyMs.p50), ms(r.latencyMs.p90),
-      ms(r.latencyMs.p99), ms(r.latencyMs.max), statuses(r.statuses), fmt(r.server.cpuPct), fmt(r.server.cpuUsPerVerify),
-      fmt(r.server.rssPeakMb), fmt(r.postgres?.cpuPct), fmt(r.loadgen.cpuPct), fmt(r.machine.busyPct),
-      r.queries === null ? '–' : fmt(r.queries.perVerify, 4), r.queries === null ? '–' : other(r.queries.other)
-    ]
+function table (head, rows) {
+  return [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n')
+}
+
+/** Throughput and latency (with the ceiling next to it), then where the CPU went. */
+function runTables (runs, withCeiling) {
+  const speedHead = ['conns', 'signed', 'verifies/s', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'statuses']
+  if (withCeiling) speedHead.push('ceiling/s (pool)', 'ceiling p99 ms', 'verify ÷ ceiling')
+  const speed = runs.map((r) => {
+    const row = [r.concurrency, r.signed ? 'yes' : 'no', fmt(r.verifiesPerSec), ms(r.latencyMs.p50), ms(r.latencyMs.p90),
+      ms(r.latencyMs.p99), ms(r.latencyMs.max), statuses(r.statuses)]
+    if (withCeiling) row.push(r.ceiling ? `${fmt(r.ceiling.perSec)} (${r.ceiling.poolSize})` : '–', ms(r.ceiling?.latencyMs.p99), fmt(r.ratio, 2))
+    return row
+  })
+  const costHead = ['conns', 'signed', 'server CPU %', 'server µs/verify', 'server RSS MB', 'PG µs/verify', 'loadgen µs/verify']
+  if (withCeiling) costHead.push('ceiling µs/op: client + PG')
+  costHead.push('machine busy %', 'statements/verify', 'other statements')
+  const cost = runs.map((r) => {
+    const row = [r.concurrency, r.signed ? 'yes' : 'no', fmt(r.server.cpuPct), fmt(r.server.cpuUsPerVerify), fmt(r.server.rssPeakMb),
+      fmt(r.postgres?.cpuUsPerVerify), fmt(r.loadgen.cpuUsPerVerify)]
     if (withCeiling) {
-      row.push(r.ceiling ? `${fmt(r.ceiling.perSec)} (${r.ceiling.poolSize})` : '–', ms(r.ceiling?.latencyMs.p99), fmt(r.ratio, 2))
+      const c = r.ceiling
+      row.push(c?.postgresUsPerOp === undefined ? '–' : `${fmt(c.clientUsPerOp)} + ${fmt(c.postgresUsPerOp)}`)
     }
-    lines.push(`| ${row.join(' | ')} |`)
-  }
-  return lines.join('\n')
+    row.push(fmt(r.machine.busyPct), r.queries === null ? '–' : fmt(r.queries.perVerify, 4), r.queries === null ? '–' : other(r.queries.other))
+    return row
+  })
+  return `${table(speedHead, speed)}\n\n${table(costHead, cost)}`
 }
 
 export function renderMarkdown (result) {
@@ -59,8 +69,8 @@ export function renderMarkdown (result) {
           `xact_commit delta, ceiling and monitor traffic subtracted): ${t.serverTransactions} transactions = ` +
           `${fmt(t.transactionsPerVerify, 4)} per verify.`), '')
   }
-  out.push('**PostgreSQL**', '', runTable(result.runs.filter((r) => r.backend === 'postgresql'), true), '')
+  out.push('**PostgreSQL**', '', runTables(result.runs.filter((r) => r.backend === 'postgresql'), true), '')
   const lite = result.runs.filter((r) => r.backend === 'pglite')
-  if (lite.length > 0) out.push('**Embedded PGlite** (no ceiling: there is no second client to measure it with)', '', runTable(lite, false), '')
+  if (lite.length > 0) out.push('**Embedded PGlite** (no ceiling: there is no second client to measure it with)', '', runTables(lite, false), '')
   return out.join('\n')
 }

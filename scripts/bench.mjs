@@ -314,7 +314,12 @@ async function main () {
         rssPeakMb: rssPeakMb === null ? null : round(rssPeakMb)
       },
       postgres: pgCpu === null ? null : { cpuPct: round(pgCpu / wallMs * 100), cpuUsPerVerify: round(pgCpu * 1000 / Math.max(1, r.responses)) },
-      loadgen: { cpuPct: round((l1 - l0) / wallMs * 100), precomputed: precompute, generatedLive: r.generatedLive },
+      loadgen: {
+        cpuPct: round((l1 - l0) / wallMs * 100),
+        cpuUsPerVerify: round((l1 - l0) * 1000 / Math.max(1, r.responses)),
+        precomputed: precompute,
+        generatedLive: r.generatedLive
+      },
       machine: {
         busyPct: round(busy / (m1.total - m0.total) * 100),
         otherPct: round((busy - serverMs - (l1 - l0) - (pgCpu ?? 0)) / wallMs * 100)
@@ -337,11 +342,20 @@ async function main () {
       startIndex
     })
     ceilingNext = c.nextIndex
-    // accept + one extra read per refusal, plus the SELECT 1 that opens each connection
-    ceilingStatements += c.accepted + 2 * c.refused + poolSize
+    // accept + one extra read per refusal, plus the SELECT 1 that opens each connection and the pid query
+    ceilingStatements += c.accepted + 2 * c.refused + poolSize + 1
     const perSec = c.accepted / c.seconds
     log(`ceiling c=${concurrency} pool=${poolSize}: ${round(perSec)}/s p99 ${c.latencyMs.p99} ms (refused ${c.refused})`)
-    return { perSec: round(perSec), poolSize, refused: c.refused, latencyMs: c.latencyMs, loadgenCpuPct: round(c.loadgenCpuMs / (c.seconds * 10)) }
+    const ops = Math.max(1, c.accepted + c.refused)
+    return {
+      perSec: round(perSec),
+      poolSize,
+      refused: c.refused,
+      latencyMs: c.latencyMs,
+      loadgenCpuPct: round(c.loadgenCpuMs / (c.seconds * 10)),
+      clientUsPerOp: round(c.loadgenCpuMs * 1000 / ops),
+      postgresUsPerOp: round(c.pgCpuMs * 1000 / ops)
+    }
   }
 
   // Start-up time alone, a few times (the measured server below is one more sample)
