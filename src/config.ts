@@ -56,7 +56,20 @@ export interface Config {
   keepAliveTimeoutMs: number
   /** Longest /readyz waits for the database before answering 503. */
   readyTimeoutMs: number
+  /** Where the KSM reads AEADs: the folder tree (aeadDir) or the aead_table of the database. */
+  aeadStore: AeadStoreKind
+  /** Serve GET /wsapi/decrypt?otp= (pyhsm's yhsm-yubikey-ksm protocol) for an old VAL. */
+  ksmEndpoint: boolean
+  /** Peers allowed to use /wsapi/decrypt (exact IP addresses). */
+  ksmAllowedIps: string[]
+  /** Remote KSM URL prefixes (the OTP is appended); non-empty = no in-process KSM. */
+  ksmUrls: string[]
+  /** How long to wait for the remote KSMs, milliseconds. */
+  ksmTimeoutMs: number
 }
+
+export const AEAD_STORES = ['files', 'database'] as const
+export type AeadStoreKind = (typeof AEAD_STORES)[number]
 
 /** Overrides from CLI flags, same names as Config. Undefined means "not given". */
 export type ConfigOverrides = Partial<Config>
@@ -88,7 +101,12 @@ export const KNOWN_ENV = [
   'YUBIVAL_SHUTDOWN_GRACE_MS',
   'YUBIVAL_REQUEST_TIMEOUT_MS',
   'YUBIVAL_KEEP_ALIVE_TIMEOUT_MS',
-  'YUBIVAL_READY_TIMEOUT_MS'
+  'YUBIVAL_READY_TIMEOUT_MS',
+  'YUBIVAL_AEAD_STORE',
+  'YUBIVAL_KSM_ENDPOINT',
+  'YUBIVAL_KSM_ALLOWED_IPS',
+  'YUBIVAL_KSM_URLS',
+  'YUBIVAL_KSM_TIMEOUT_MS'
 ] as const
 
 /**
@@ -166,6 +184,43 @@ export function resolveFileSettings (env: NodeJS.ProcessEnv): NodeJS.ProcessEnv 
   return out
 }
 
+function aeadStoreSetting (raw: string | undefined): AeadStoreKind {
+  const v = (raw ?? '').trim()
+  if (v === '') return 'files'
+  if (!(AEAD_STORES as readonly string[]).includes(v)) {
+    throw new ConfigError('YUBIVAL_AEAD_STORE', `must be one of ${AEAD_STORES.join(', ')}, got ${JSON.stringify(raw)}`)
+  }
+  return v as AeadStoreKind
+}
+
+/** Exact IP addresses (no ranges: the allow-list of a KSM is a handful of VAL hosts). */
+export function parseIpList (name: string, raw: string | undefined, def: string[]): string[] {
+  if (raw === undefined || raw.trim() === '') return def
+  const list = raw.split(',').map((s) => s.trim()).filter((s) => s !== '')
+  for (const ip of list) {
+    if (net.isIP(ip) === 0) throw new ConfigError(name, `${JSON.stringify(ip)} is not an IP address`)
+  }
+  return list
+}
+
+/** URL prefixes the OTP is appended to, like yubikey-val's otp2ksmurls. */
+export function parseKsmUrls (name: string, raw: string | undefined): string[] {
+  if (raw === undefined || raw.trim() === '') return []
+  const list = raw.split(',').map((s) => s.trim()).filter((s) => s !== '')
+  for (const u of list) {
+    let parsed: URL
+    try {
+      parsed = new URL(u)
+    } catch {
+      throw new ConfigError(name, `${JSON.stringify(u)} is not a URL`)
+    }
+    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+      throw new ConfigError(name, `${JSON.stringify(u)} must start with http:// or https://`)
+    }
+  }
+  return list
+}
+
 function optionalPath (raw: string | undefined): string | null {
   return raw === undefined || raw.trim() === '' ? null : path.resolve(raw)
 }
@@ -240,6 +295,11 @@ export function loadConfig (rawEnv: NodeJS.ProcessEnv = process.env, overrides: 
     keepAliveTimeoutMs: overrides.keepAliveTimeoutMs ??
       intSetting('YUBIVAL_KEEP_ALIVE_TIMEOUT_MS', env.YUBIVAL_KEEP_ALIVE_TIMEOUT_MS, 5000, 0, 600_000),
     readyTimeoutMs: overrides.readyTimeoutMs ??
-      intSetting('YUBIVAL_READY_TIMEOUT_MS', env.YUBIVAL_READY_TIMEOUT_MS, 2000, 100, 60_000)
+      intSetting('YUBIVAL_READY_TIMEOUT_MS', env.YUBIVAL_READY_TIMEOUT_MS, 2000, 100, 60_000),
+    aeadStore: overrides.aeadStore ?? aeadStoreSetting(env.YUBIVAL_AEAD_STORE),
+    ksmEndpoint: overrides.ksmEndpoint ?? boolSetting('YUBIVAL_KSM_ENDPOINT', env.YUBIVAL_KSM_ENDPOINT, false),
+    ksmAllowedIps: overrides.ksmAllowedIps ?? parseIpList('YUBIVAL_KSM_ALLOWED_IPS', env.YUBIVAL_KSM_ALLOWED_IPS, ['127.0.0.1', '::1']),
+    ksmUrls: overrides.ksmUrls ?? parseKsmUrls('YUBIVAL_KSM_URLS', env.YUBIVAL_KSM_URLS),
+    ksmTimeoutMs: overrides.ksmTimeoutMs ?? intSetting('YUBIVAL_KSM_TIMEOUT_MS', env.YUBIVAL_KSM_TIMEOUT_MS, 3000, 1, 600_000)
   }
 }

@@ -23,7 +23,9 @@ export const KSM_FAILURE_REASONS = [
   'unknown_key_handle', // AEAD names a key handle that the keyfile does not hold
   'aead_auth_failed', // AES-CCM tag check failed: wrong keyfile key or corrupted AEAD
   'uid_mismatch', // token decrypted, but private uid differs from the AEAD's
-  'crc_mismatch' // token decrypted, but CRC-16 residue is not 0xf0b8
+  'crc_mismatch', // token decrypted, but CRC-16 residue is not 0xf0b8
+  'ksm_unavailable', // remote KSMs: none answered (unreachable, timeout, HTTP error, garbled answer)
+  'ksm_rejected' // remote KSMs: every one answered ERR other than an unknown public id
 ] as const
 export type KsmFailureReason = (typeof KSM_FAILURE_REASONS)[number]
 
@@ -64,6 +66,9 @@ export const STATUS_OF_REASON: Record<Reason, WsapiStatus> = {
   unknown_key: 'BAD_OTP',
   uid_mismatch: 'BAD_OTP',
   crc_mismatch: 'BAD_OTP',
+  // A remote KSM's bare `ERR`/`ERR Invalid OTP` does not say why: the OTP is refused, as yubikey-val does.
+  ksm_rejected: 'BAD_OTP',
+  ksm_unavailable: 'BACKEND_ERROR',
   // The KSM itself is broken or misconfigured: the OTP may be fine, so do not blame it.
   aead_unreadable: 'BACKEND_ERROR',
   unknown_key_handle: 'BACKEND_ERROR',

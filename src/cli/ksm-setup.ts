@@ -3,8 +3,10 @@
 import { mkdirSync, statSync } from 'node:fs'
 import path from 'node:path'
 import type { Config } from '../config.js'
+import type { Queryable } from '../db/database.js'
+import { createAeadTableStore } from '../db/aead-table-store.js'
 import {
-  createDefaultKeyfile, KeyfileError, KeyHandleError, KsmSetupError, loadKeyfile, openFileKsm, parseKeyHandles,
+  createDefaultKeyfile, createKsm, KeyfileError, KeyHandleError, KsmSetupError, loadKeyfile, openFileKsm, parseKeyHandles,
   type FileAeadStore, type Keyfile, type KeyHandle, type Ksm
 } from '../ksm/index.js'
 import { CliError } from './errors.js'
@@ -109,6 +111,32 @@ export function openKsmFromConfig (config: Config, io: SetupIo): { ksm: Ksm, key
   }
 }
 
+/** The KSM of a service, made once the database is open (the database AEAD store needs it). */
+export type KsmFactory = (db: Queryable) => Ksm
+
+/**
+ * The KSM `yubival serve` runs, chosen by configuration: the file tree (default) or the database's
+ * aead_table (YUBIVAL_AEAD_STORE=database), both with the local keyfile. Setup failures are CliErrors.
+ */
+export function ksmFactoryFromConfig (config: Config, io: SetupIo): KsmFactory {
+  if (config.aeadStore === 'files') {
+    const { ksm } = openKsmFromConfig(config, io)
+    return () => ksm
+  }
+  prepareKeyfile(config, io)
+  const keyfile = loadConfiguredKeyfile(config, io)
+  let keyHandles: KeyHandle[]
+  try {
+    keyHandles = parseKeyHandles(config.keyHandles)
+  } catch (err) {
+    throw ksmSetupCliError(err)
+  }
+  for (const kh of keyHandles) {
+    if (!keyfile.has(kh.value)) io.warn(`key handle ${JSON.stringify(kh.typed)} (${kh.value}) is configured but not in keyfile ${config.keyfile}`)
+  }
+  return (db) => createKsm({ keyfile, store: createAeadTableStore({ db, keyHandles: config.keyHandles, cacheSize: config.aeadCacheSize }) })
+}
+
 export interface KeyToolSetup {
   keyfile: Keyfile
   keyHandles: KeyHandle[]
@@ -128,7 +156,7 @@ export function openKeyTools (config: Config, io: SetupIo, opts: { write: boolea
   }
   if (opts.write) prepareKeyfile(config, io)
   const keyfile = loadConfiguredKeyfile(config, io)
-  ensureAeadDir(config, io, { create: opts.write })
+  if (config.aeadStore === 'files') ensureAeadDir(config, io, { create: opts.write })
   if (opts.write) {
     const absent = keyHandles.filter((kh) => !keyfile.has(kh.value))
     if (absent.length > 0) {

@@ -1,6 +1,6 @@
 // Options shared by several commands, and how they become a validated Config.
 import { Command, Option } from 'commander'
-import { loadConfig, type Config, type ConfigOverrides } from '../config.js'
+import { AEAD_STORES, loadConfig, type AeadStoreKind, type Config, type ConfigOverrides } from '../config.js'
 
 function collect (value: string, previous: string[] | undefined): string[] {
   // --key-handle may be repeated, and each value may be comma-separated (yhsm-generate-keys habit).
@@ -19,6 +19,8 @@ export function addKsmOptions (cmd: Command): Command {
     .addOption(new Option('--aead-dir <dir>', 'AEAD base directory (env YUBIVAL_AEAD_DIR, default <data-dir>/aeads)'))
     .addOption(new Option('--key-handle <handle>', 'key handle, repeatable or comma-separated, tried in order (env YUBIVAL_KEY_HANDLES, default 1)').argParser(collect))
     .addOption(new Option('--allow-insecure-keyfile', 'start even if the keyfile is readable by group or others (warns)'))
+    .addOption(new Option('--aead-store <store>', 'where AEADs live: files (the AEAD directory) or database (aead_table) (env YUBIVAL_AEAD_STORE, default files)')
+      .choices(AEAD_STORES))
 }
 
 /** --database-url */
@@ -33,6 +35,7 @@ export interface CommonOptionValues {
   keyHandle?: string[]
   allowInsecureKeyfile?: boolean
   databaseUrl?: string
+  aeadStore?: AeadStoreKind
 }
 
 /** Turns parsed shared options into a Config (flags win over environment). */
@@ -44,5 +47,6 @@ export function configFromOptions (opts: CommonOptionValues, extra: ConfigOverri
   if (opts.keyHandle !== undefined && opts.keyHandle.length > 0) overrides.keyHandles = opts.keyHandle
   if (opts.allowInsecureKeyfile === true) overrides.allowInsecureKeyfile = true
   if (opts.databaseUrl !== undefined) overrides.databaseUrl = opts.databaseUrl
+  if (opts.aeadStore !== undefined) overrides.aeadStore = opts.aeadStore
   return loadConfig(env, overrides)
 }

@@ -10,7 +10,8 @@ import type { ReadinessCheck, ReadinessReport } from './routes/health.js'
 export interface ReadinessOptions {
   db: Queryable
   expectedVersion: number
-  aeadDir: string
+  /** The AEAD tree to check; null when the KSM does not read files. */
+  aeadDir: string | null
   timeoutMs: number
 }
 
@@ -45,7 +46,7 @@ export function createReadiness (opts: ReadinessOptions): ReadinessCheck {
     const checks: Record<string, Check> = { keyfile: { ok: true } }
     const [db, aeads] = await Promise.allSettled([
       schemaVersion(),
-      access(opts.aeadDir, constants.R_OK | constants.X_OK)
+      opts.aeadDir === null ? Promise.resolve() : access(opts.aeadDir, constants.R_OK | constants.X_OK)
     ])
     if (db.status === 'fulfilled') {
       checks.database = { ok: true }

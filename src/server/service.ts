@@ -4,7 +4,7 @@
 import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import { ConfigError, type Config } from '../config.js'
-import { openDatabase, type Database } from '../db/database.js'
+import { openDatabase, type Database, type Queryable } from '../db/database.js'
 import { expectedMigrationVersion, migrate } from '../db/migrate.js'
 import { createStores } from '../db/stores.js'
 import type { Ksm } from '../ksm/types.js'
@@ -29,7 +29,8 @@ export interface RunningService {
 }
 
 export interface ServiceDeps {
-  ksm: Ksm
+  /** The KSM, or how to make it from the open database (AEADs in the database). */
+  ksm: Ksm | ((db: Queryable) => Ksm)
   logger: Logger
   /** Already loaded TLS material; default: loaded from config here. */
   tls?: TlsMaterial | null
@@ -53,7 +54,7 @@ async function listen (app: FastifyInstance, host: string, port: number, setting
 }
 
 export async function startService (config: Config, deps: ServiceDeps): Promise<RunningService> {
-  const { ksm, logger } = deps
+  const { logger } = deps
   const tls = deps.tls !== undefined ? deps.tls : loadTlsMaterial(config)
   const metrics = createMetrics()
   const rawDb = await openDatabase(config, {
@@ -67,10 +68,12 @@ export async function startService (config: Config, deps: ServiceDeps): Promise<
     const migrated = await migrate(rawDb)
     if (migrated.applied.length > 0) logger.info({ applied: migrated.applied, version: migrated.version }, 'database migrated')
     const stores = createStores(db, config)
+    const ksm = typeof deps.ksm === 'function' ? deps.ksm(db) : deps.ksm
     const readiness = createReadiness({
       db,
       expectedVersion: await expectedMigrationVersion(),
-      aeadDir: config.aeadDir,
+      // only the file store needs the tree; replicas with AEADs in the database may have none
+      aeadDir: config.aeadStore === 'files' && config.ksmUrls.length === 0 ? config.aeadDir : null,
       timeoutMs: config.readyTimeoutMs
     })
     app = buildApp({

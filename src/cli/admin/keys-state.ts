@@ -8,7 +8,8 @@ import { withCliDatabase } from '../commands/migrate.js'
 import { CliError } from '../errors.js'
 import { keysCommand } from '../keys/common.js'
 import { addDatabaseOptions, configFromOptions, type CommonOptionValues } from '../options.js'
-import { aeadFoldersById, locateAeads, parsePublicIdArg, removeAeadFile } from './aead-locate.js'
+import { withAeadRepository } from '../keys/aead-repository.js'
+import { parsePublicIdArg } from './aead-locate.js'
 import { formatTable } from './table.js'
 
 /** `keys <name>` with the KSM options (for the AEAD directory) and the database options. */
@@ -55,7 +56,7 @@ function entry (publicId: string, row: YubikeyRecord | undefined, keyHandles: st
 export async function listKeys (opts: CommonOptionValues): Promise<KeyListEntry[]> {
   const config = configFromOptions(opts)
   const rows = await withCliDatabase(config, listYubikeys)
-  const folders = await aeadFoldersById(config.aeadDir)
+  const folders = await withAeadRepository(config, async (repo) => repo.foldersById())
   const byId = new Map(rows.map((r) => [r.publicId, r]))
   const ids = [...new Set([...byId.keys(), ...folders.keys()])].sort()
   return ids.map((id) => entry(id, byId.get(id), folders.get(id) ?? []))
@@ -98,7 +99,7 @@ function registerActive (group: Command, name: 'enable' | 'disable'): void {
       const publicId = parsePublicIdArg(raw)
       const config = configFromOptions(opts)
       // a key never used has no row: disabling it creates one, if it is a key we hold an AEAD for
-      const aeads = await locateAeads(config.aeadDir, publicId)
+      const { aeads, where } = await withAeadRepository(config, async (repo) => ({ aeads: await repo.locate(publicId), where: repo.location }))
       const insertAt = !active && aeads.length > 0 ? now() : undefined
       const result = await withCliDatabase(config, async (db) => setYubikeyActive(db, publicId, active, insertAt))
       if (result === 'missing') {
@@ -106,7 +107,7 @@ function registerActive (group: Command, name: 'enable' | 'disable'): void {
           process.stdout.write(`key ${publicId} is enabled (never used yet)\n`)
           return
         }
-        throw new CliError(`unknown public id ${publicId}: no database row and no AEAD under ${config.aeadDir}`)
+        throw new CliError(`unknown public id ${publicId}: no database row and no AEAD ${where}`)
       }
       const done = active ? 'enabled' : 'disabled'
       process.stdout.write(result === 'unchanged' ? `key ${publicId} was already ${done}\n` : `key ${publicId} ${done}\n`)
@@ -143,18 +144,17 @@ function registerDelete (group: Command): void {
       const publicId = parsePublicIdArg(raw)
       requireForce(opts, `deleting ${publicId} destroys its AEADs (the YubiKey's secret) and its counters`)
       const config = configFromOptions(opts)
-      const aeads = await locateAeads(config.aeadDir, publicId)
       const hadRow = await withCliDatabase(config, async (db) => deleteYubikeyRow(db, publicId))
-      for (const loc of aeads) {
-        try {
-          await removeAeadFile(config.aeadDir, loc)
-        } catch (err) {
-          throw new CliError(`cannot delete ${loc.path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}` +
-            (hadRow ? ' (the database row was deleted)' : ''))
-        }
+      let aeads: string[] = []
+      let where = ''
+      try {
+        ({ aeads, where } = await withAeadRepository(config, async (repo) => ({ aeads: await repo.remove(publicId), where: repo.location })))
+      } catch (err) {
+        if (hadRow && err instanceof CliError) throw new CliError(`${err.message} (the database row was deleted)`)
+        throw err
       }
-      if (!hadRow && aeads.length === 0) throw new CliError(`unknown public id ${publicId}: no database row and no AEAD under ${config.aeadDir}`)
-      const files = aeads.length === 0 ? 'no AEAD files' : `AEAD${aeads.length === 1 ? '' : 's'} in ${aeads.map((l) => l.folder).join(', ')}`
+      if (!hadRow && aeads.length === 0) throw new CliError(`unknown public id ${publicId}: no database row and no AEAD ${where}`)
+      const files = aeads.length === 0 ? 'no AEAD files' : `AEAD${aeads.length === 1 ? '' : 's'} in ${aeads.join(', ')}`
       process.stdout.write(`key ${publicId} deleted: ${files}, ${hadRow ? 'database row' : 'no database row'}\n`)
     })
 }

@@ -3,6 +3,7 @@ import type { Command } from 'commander'
 import { registerKeyState } from '../admin/keys-state.js'
 import { registerRewrap } from '../admin/keys-rewrap.js'
 import { registerCheck } from '../keys/check.js'
+import { registerCopy } from '../keys/copy.js'
 import { registerExport } from '../keys/export.js'
 import { registerGenerate } from '../keys/generate.js'
 import { registerImport } from '../keys/import.js'
@@ -16,6 +17,7 @@ export function registerKeysCommands (program: Command): void {
   registerImport(group)
   registerExport(group)
   registerCheck(group)
+  registerCopy(group)
   registerKeyState(group)
   registerRewrap(group)
 }

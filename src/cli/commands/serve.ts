@@ -1,12 +1,11 @@
 import { Option, type Command } from 'commander'
 import type { Config } from '../../config.js'
-import type { Ksm } from '../../ksm/types.js'
 import { createLogger } from '../../server/logger.js'
 import { startService } from '../../server/service.js'
 import { shutdownService } from '../../server/shutdown.js'
 import { loadTlsMaterial } from '../../server/tls.js'
 import { CliError } from '../errors.js'
-import { openKsmFromConfig } from '../ksm-setup.js'
+import { ksmFactoryFromConfig, type KsmFactory } from '../ksm-setup.js'
 import { addDatabaseOptions, addDataDirOption, addKsmOptions, configFromOptions, type CommonOptionValues } from '../options.js'
 
 interface ServeOptions extends CommonOptionValues {
@@ -55,12 +54,12 @@ export function registerServeCommand (program: Command): void {
     // Every setup problem (TLS files, keyfile, AEAD tree) is a configuration error: exit 2, one line.
     const tls = loadTlsMaterial(config)
     const logger = createLogger(config.logLevel)
-    let ksm: Ksm
+    let ksm: KsmFactory
     try {
-      ({ ksm } = openKsmFromConfig(config, {
+      ksm = ksmFactoryFromConfig(config, {
         info: (message) => logger.info(message),
         warn: (message) => logger.warn(message)
-      }))
+      })
     } catch (err) {
       throw err instanceof CliError ? new CliError(err.message, 2) : err
     }

@@ -4,9 +4,9 @@ import { CliError } from '../errors.js'
 import { openKeyTools } from '../ksm-setup.js'
 import { configFromOptions, type CommonOptionValues } from '../options.js'
 import { keysCommand, plural, stderrIo } from './common.js'
-import { folderKeyHandle, openAeadFile, type AeadProblemKind, type OpenedAead } from './open-aead.js'
+import { withAeadRepository, type RepositoryScanEntry } from './aead-repository.js'
+import { folderKeyHandle, type AeadProblemKind, type OpenedAead } from './open-aead.js'
 import { mapOrdered } from './pool.js'
-import { scanAeadTree, type ScanEntry } from './tree-scan.js'
 
 export type ProblemKind = AeadProblemKind | 'orphan'
 export type NoteKind = 'version_0' | 'key_handle_mismatch' | 'shadowed' | 'key_handle_not_in_keyfile'
@@ -20,6 +20,10 @@ export interface Finding<K extends string> {
 
 export interface CheckReport {
   aeadDir: string
+  /** What was checked: `AEAD files under DIR` or `aead_table (…)`. */
+  store: string
+  /** `N AEAD files under DIR` / `N AEAD rows in aead_table (…)`. */
+  checked: string
   keyfile: string
   keyHandles: string[]
   summary: { files: number, ok: number, problems: number } & Record<ProblemKind, number>
@@ -34,12 +38,15 @@ interface CheckOptions extends CommonOptionValues {
 const READ_AHEAD = 64
 const PROBLEM_KINDS: ProblemKind[] = ['unreadable', 'unauthenticated', 'unknown_key_handle', 'orphan']
 
-type Checked = { entry: ScanEntry, opened?: OpenedAead }
+type Checked = { entry: RepositoryScanEntry, opened?: OpenedAead }
 
 export async function checkTree (config: ReturnType<typeof configFromOptions>): Promise<CheckReport> {
   const { keyfile, keyHandles, aeadDir } = openKeyTools(config, stderrIo, { write: false })
+  return withAeadRepository(config, async (repo) => {
   const report: CheckReport = {
     aeadDir,
+    store: repo.description,
+    checked: '',
     keyfile: config.keyfile,
     keyHandles: keyHandles.map((kh) => kh.typed),
     summary: { files: 0, ok: 0, problems: 0, unreadable: 0, unauthenticated: 0, unknown_key_handle: 0, orphan: 0 },
@@ -57,11 +64,11 @@ export async function checkTree (config: ReturnType<typeof configFromOptions>): 
     report.problems.push({ kind, path, detail })
     report.summary[kind]++
   }
-  await mapOrdered<ScanEntry, Checked>(scanAeadTree(aeadDir, keyHandles), READ_AHEAD,
-    async (entry) => entry.type === 'aead' ? { entry, opened: await openAeadFile(entry.path, entry.folder, entry.publicId, keyfile) } : { entry },
+  await mapOrdered<RepositoryScanEntry, Checked>(repo.scan(keyHandles), READ_AHEAD,
+    async (entry) => entry.type === 'aead' ? { entry, opened: await entry.open(keyfile) } : { entry },
     ({ entry, opened }) => {
       if (entry.type === 'orphan') {
-        problem('orphan', entry.rel, entry.detail)
+        problem('orphan', entry.where, entry.detail)
         return
       }
       report.summary.files++
@@ -71,13 +78,13 @@ export async function checkTree (config: ReturnType<typeof configFromOptions>): 
         report.summary.ok++
         opened.secret.fill(0)
       } else {
-        problem(opened.kind, entry.rel, opened.detail)
+        problem(opened.kind, entry.where, opened.detail)
       }
       const e = opened.entry
       if (e?.version === 0) {
-        report.notes.push({ kind: 'version_0', path: entry.rel, detail: 'version 0 file (no header, pyhsm <= 1.0.3): key handle from the folder, nonce from the name' })
+        report.notes.push({ kind: 'version_0', path: entry.where, detail: 'version 0 file (no header, pyhsm <= 1.0.3): key handle from the folder, nonce from the name' })
       } else if (e !== undefined && e.keyHandle !== folderKeyHandle(entry.folder)) {
-        report.notes.push({ kind: 'key_handle_mismatch', path: entry.rel, detail: `header says key handle ${e.keyHandle}, folder is ${entry.folder}; the header's is used` })
+        report.notes.push({ kind: 'key_handle_mismatch', path: entry.where, detail: `header says key handle ${e.keyHandle}, folder is ${entry.folder}; the header's is used` })
       }
     })
   const order = report.keyHandles
@@ -87,14 +94,16 @@ export async function checkTree (config: ReturnType<typeof configFromOptions>): 
     report.notes.push({ kind: 'shadowed', path: publicId, detail: `public id in folders ${sorted.join(', ')}: the KSM reads only the copy in ${sorted[0]} (first in key handle order)` })
   }
   report.summary.problems = report.problems.length
+  report.checked = repo.counted(report.summary.files)
   return report
+  })
 }
 
 function printText (r: CheckReport): void {
   const lines = r.problems.map((p) => `${p.kind}: ${p.path}: ${p.detail}`)
   lines.push(...r.notes.map((n) => `note: ${n.kind}: ${n.path === '' ? '' : `${n.path}: `}${n.detail}`))
   const counts = PROBLEM_KINDS.map((k) => `${r.summary[k]} ${k.replace(/_/g, ' ')}`).join(', ')
-  lines.push(`checked ${plural(r.summary.files, 'AEAD file')} under ${r.aeadDir} (key handles ${r.keyHandles.join(', ')}): ` +
+  lines.push(`checked ${r.checked} (key handles ${r.keyHandles.join(', ')}): ` +
     `${r.summary.ok} ok; problems: ${counts}`)
   process.stdout.write(lines.join('\n') + '\n')
 }

@@ -1,12 +1,13 @@
 // `yubival keys export`: the secrets of the whole AEAD tree as yhsm-decrypt-aead --format yubikey-csv prints them.
 import { createHash } from 'node:crypto'
 import { Option, type Command } from 'commander'
-import { formatYubikeyCsvLine, walkAeadTree, type AeadTreeEntry } from '../../ksm/index.js'
+import { formatYubikeyCsvLine, type Keyfile } from '../../ksm/index.js'
 import { exportYkval } from '../admin/keys-ykval.js'
 import { openKeyTools } from '../ksm-setup.js'
 import { addDatabaseOptions, configFromOptions, type CommonOptionValues } from '../options.js'
 import { keysCommand, stderrIo } from './common.js'
-import { openAeadFile, type OpenedAead } from './open-aead.js'
+import { withAeadRepository, type AeadRepository, type StoredAead } from './aead-repository.js'
+import type { OpenedAead } from './open-aead.js'
 import { mapOrdered } from './pool.js'
 
 export const EXPORT_FORMATS = ['yubikey-csv', 'ykval'] as const
@@ -19,7 +20,11 @@ const READ_AHEAD = 64
 
 async function exportKeys (opts: ExportOptions): Promise<void> {
   const config = configFromOptions(opts)
-  const { keyfile, aeadDir } = openKeyTools(config, stderrIo, { write: false })
+  const { keyfile } = openKeyTools(config, stderrIo, { write: false })
+  await withAeadRepository(config, async (repo) => { await exportFrom(repo, keyfile) })
+}
+
+async function exportFrom (repo: AeadRepository, keyfile: Keyfile): Promise<void> {
   if (process.stdout.isTTY === true) {
     stderrIo.warn('the output holds every YubiKey AES key and private uid in clear text; redirect it to a protected file')
   }
@@ -35,13 +40,13 @@ async function exportKeys (opts: ExportOptions): Promise<void> {
     if (out.length > 0) process.stdout.write(out.join(''))
     out.length = 0
   }
-  await mapOrdered<AeadTreeEntry, OpenedAead>(walkAeadTree(aeadDir), READ_AHEAD,
-    async (e) => await openAeadFile(e.path, e.keyHandleFolder, e.publicId, keyfile),
+  await mapOrdered<StoredAead, OpenedAead>(repo.all(), READ_AHEAD,
+    async (e) => await e.open(keyfile),
     (opened, e) => {
       total++
       if (!opened.ok) {
         failed++
-        process.stderr.write(`error: ${e.path}: ${opened.detail}\n`)
+        process.stderr.write(`error: ${e.where}: ${opened.detail}\n`)
         return
       }
       const digest = createHash('sha256').update(opened.secret).digest('base64')
@@ -49,7 +54,7 @@ async function exportKeys (opts: ExportOptions): Promise<void> {
       if (before === digest) {
         duplicates++
       } else {
-        if (before !== undefined) stderrIo.warn(`public id ${e.publicId} has different secrets in different key handle folders; both are printed (${e.path})`)
+        if (before !== undefined) stderrIo.warn(`public id ${e.publicId} has different secrets in different key handle folders; both are printed (${e.where})`)
         seen.set(e.publicId, digest)
         out.push(formatYubikeyCsvLine(++n, e.publicId, opened.secret.toString('hex', 16, 22), opened.secret.toString('hex', 0, 16)) + '\n')
         if (out.length >= 1000) flush()
@@ -62,7 +67,7 @@ async function exportKeys (opts: ExportOptions): Promise<void> {
     process.stderr.write(`error: ${failed}/${total} AEADs failed${dup}\n`)
     process.exitCode = 1
   } else if (total === 0) {
-    stderrIo.warn(`no AEAD files under ${aeadDir}`)
+    stderrIo.warn(`no AEADs: ${repo.description} is empty`)
   } else if (dup !== '') {
     stderrIo.info(`exported ${n} credentials from ${total} AEADs${dup}`)
   }

@@ -6,10 +6,11 @@ import {
 } from '../../ksm/index.js'
 import { CliError } from '../errors.js'
 import { openKeyTools } from '../ksm-setup.js'
-import { configFromOptions, type CommonOptionValues } from '../options.js'
+import { addDatabaseOptions, configFromOptions, type CommonOptionValues } from '../options.js'
 import { keysCommand, plural, stderrIo } from './common.js'
 import { formatCredential, PRINT_FORMATS, type PrintFormat } from './print-formats.js'
-import { writeAeadsWithProgress, type AeadToWrite } from './write-aeads.js'
+import { withAeadRepository } from './aead-repository.js'
+import type { AeadToWrite } from './write-aeads.js'
 
 /** Every secret of a run is kept until the files are written, so a run must fit in memory comfortably. */
 export const MAX_GENERATE_COUNT = 1_000_000
@@ -52,7 +53,7 @@ async function generate (opts: GenerateOptions): Promise<void> {
   const count = parseCount(opts.count)
   const ids = publicIds(opts.startPublicId, count)
   const config = configFromOptions(opts)
-  const { keyfile, keyHandles, aeadDir } = openKeyTools(config, stderrIo, { write: true })
+  const { keyfile, keyHandles } = openKeyTools(config, stderrIo, { write: true })
 
   // 16-byte YubiKey AES key ‖ 6-byte private uid per credential, as pyhsm splits its 22 random bytes
   const secrets = randomBytes(SECRET_BYTES * count)
@@ -68,7 +69,7 @@ async function generate (opts: GenerateOptions): Promise<void> {
       }
     })
 
-    const written = await writeAeadsWithProgress(aeadDir, keyHandles, items, opts.force === true)
+    const written = await withAeadRepository(config, async (repo) => repo.write(items, keyHandles, opts.force === true))
 
     if (opts.print !== undefined) {
       const format = opts.print
@@ -89,13 +90,13 @@ async function generate (opts: GenerateOptions): Promise<void> {
 }
 
 export function registerGenerate (group: Command): void {
-  keysCommand(group, 'generate')
+  addDatabaseOptions(keysCommand(group, 'generate'))
     .description('create random YubiKey credentials (AES key + private uid) for consecutive public ids and store one AEAD ' +
       'per key handle, like yhsm-generate-keys; never overwrites without --force')
     .requiredOption('--start-public-id <id>', 'first public id, decimal or modhex (> 0)')
     .option('-c, --count <n>', `how many keys (1..${MAX_GENERATE_COUNT})`, '1')
     .option('--random-nonce', 'store a random nonce in each AEAD instead of the public id')
     .addOption(new Option('--print <format>', 'print each new credential to stdout (contains secrets)').choices(PRINT_FORMATS))
-    .option('--force', 'replace AEAD files that already exist (pyhsm does this silently; yubival refuses by default)')
+    .option('--force', 'replace AEADs that already exist (pyhsm does this silently; yubival refuses by default)')
     .action(generate)
 }

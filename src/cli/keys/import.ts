@@ -9,7 +9,8 @@ import { importYkval } from '../admin/keys-ykval.js'
 import { openKeyTools } from '../ksm-setup.js'
 import { addDatabaseOptions, configFromOptions, type CommonOptionValues } from '../options.js'
 import { keysCommand, plural, stderrIo } from './common.js'
-import { writeAeadsWithProgress, type AeadToWrite } from './write-aeads.js'
+import { withAeadRepository } from './aead-repository.js'
+import type { AeadToWrite } from './write-aeads.js'
 
 export const IMPORT_FORMATS = ['ykksm', 'ykval'] as const
 
@@ -85,7 +86,7 @@ async function importKeys (file: string, opts: ImportOptions): Promise<void> {
   // parse everything before touching the keyfile or the tree: a bad file changes nothing
   const input = await readInput(file)
   const rows = parse(input.text, input.name)
-  const { keyfile, keyHandles, aeadDir } = openKeyTools(config, stderrIo, { write: true })
+  const { keyfile, keyHandles } = openKeyTools(config, stderrIo, { write: true })
   if (rows.length === 0) {
     stderrIo.info(`${input.name} holds no keys; nothing imported`)
     return
@@ -103,7 +104,7 @@ async function importKeys (file: string, opts: ImportOptions): Promise<void> {
     aesKey.fill(0)
     privateUid.fill(0)
   }
-  const written = await writeAeadsWithProgress(aeadDir, keyHandles, items, opts.force === true)
+  const written = await withAeadRepository(config, async (repo) => repo.write(items, keyHandles, opts.force === true))
   stderrIo.info(`imported ${plural(rows.length, 'key')} from ${input.name}: ${written}`)
 }
 

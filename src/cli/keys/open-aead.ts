@@ -55,6 +55,11 @@ export async function openAeadFile (file: string, folder: string, publicId: stri
   if (entry.version === 0 && folderKh === undefined) {
     return { ok: false, kind: 'unreadable', detail: `version 0 file (no header) in folder ${JSON.stringify(folder)}, which names no key handle`, entry }
   }
+  return openAeadEntry(entry, keyfile)
+}
+
+/** Opens a parsed AEAD (from a file or a table row) with the keyfile; never throws for a bad one. */
+export function openAeadEntry (entry: AeadEntry, keyfile: Keyfile): OpenedAead {
   if (entry.aead.length !== YUBIKEY_AEAD_BYTES) {
     return { ok: false, kind: 'unreadable', detail: `AEAD is ${entry.aead.length} bytes, a YubiKey AEAD has ${YUBIKEY_AEAD_BYTES} (truncated or not a YubiKey AEAD)`, entry }
   }
