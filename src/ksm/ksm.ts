@@ -15,8 +15,8 @@ export interface KsmOptions {
   store: AeadStore
 }
 
-function fail (publicId: string, reason: KsmFailureReason, detail: string): DecryptResult {
-  return { ok: false, publicId, reason, detail }
+function fail (publicId: string, reason: KsmFailureReason, detail: string, aeadFound = true): DecryptResult {
+  return { ok: false, publicId, reason, detail, aeadFound }
 }
 
 type Openers = Map<number, YubikeyAeadOpener>
@@ -60,8 +60,8 @@ function decryptWith (keyfile: Openers, rec: AeadRecord, token: string): Decrypt
 
 function fromLoad (keyfile: Openers, loaded: AeadLoadResult, publicId: string, token: string): DecryptResult {
   if (loaded.status === 'found') return decryptWith(keyfile, loaded.record, token)
-  if (loaded.status === 'unreadable') return fail(publicId, 'aead_unreadable', loaded.detail)
-  return fail(publicId, 'unknown_key', `no AEAD for public id ${JSON.stringify(publicId)} (looked at ${loaded.tried.join(', ') || 'nothing'})`)
+  if (loaded.status === 'unreadable') return fail(publicId, 'aead_unreadable', loaded.detail, false)
+  return fail(publicId, 'unknown_key', `no AEAD for public id ${JSON.stringify(publicId)} (looked at ${loaded.tried.join(', ') || 'nothing'})`, false)
 }
 
 export function createKsm (opts: KsmOptions): Ksm {
@@ -70,7 +70,7 @@ export function createKsm (opts: KsmOptions): Ksm {
   return {
     async decrypt (otp: string): Promise<DecryptResult> {
       if (typeof otp !== 'string' || !isValidOtp(otp)) {
-        return fail('', 'bad_otp_format', 'OTP is not 32-48 lower-case modhex characters')
+        return fail('', 'bad_otp_format', 'OTP is not 32-48 lower-case modhex characters', false)
       }
       const publicId = otp.slice(0, -32)
       const token = otp.slice(-32)
@@ -79,6 +79,18 @@ export function createKsm (opts: KsmOptions): Ksm {
       return fromLoad(keyfile, await store.load(publicId), publicId, token)
     }
   }
+}
+
+/**
+ * The line yhsm-yubikey-ksm answers for a decrypt result (without the newline): `OK counter=…`,
+ * `ERR Invalid OTP`, `ERR Unknown public_id` (nothing usable stored), or a bare `ERR` (everything that
+ * fails after the AEAD was found, and a remote KSM's refusal or absence).
+ */
+export function formatKsmAnswer (r: DecryptResult): string {
+  if (r.ok) return formatKsmOkLine(r.fields)
+  if (r.reason === 'bad_otp_format') return 'ERR Invalid OTP'
+  if (r.reason === 'unknown_key' || r.aeadFound === false) return 'ERR Unknown public_id'
+  return 'ERR'
 }
 
 /** The body of yhsm-yubikey-ksm's success answer for these fields: `OK counter=%04x low=%04x high=%02x use=%02x`. */

@@ -16,6 +16,11 @@ export type DecryptResult =
       reason: KsmFailureReason
       /** Human-readable, secret-free explanation (file path, key handle, what failed). */
       detail: string
+      /**
+       * Whether an AEAD was found and read before the failure (pyhsm answers `ERR` then, and
+       * `ERR Unknown public_id` before). Undefined when not known (a remote KSM).
+       */
+      aeadFound?: boolean
     }
 
 /** The KSM as the verify service sees it: turns an OTP into counters or a typed failure. */

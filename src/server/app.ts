@@ -7,6 +7,7 @@ import type { Metrics, RateLimitKind } from './metrics.js'
 import { registerRateLimits, type RateLimitSettings } from './rate-limit.js'
 import { registerVerifyRoutes } from './routes/verify.js'
 import { registerHealthRoutes, type ReadinessCheck } from './routes/health.js'
+import { registerKsmDecryptRoute, type KsmEndpointOptions } from './routes/ksm-decrypt.js'
 import type { TlsMaterial } from './tls.js'
 
 export interface AppTimeouts {
@@ -28,6 +29,8 @@ export interface AppDeps {
   trustedProxies?: string[]
   tls?: TlsMaterial | null
   timeouts?: AppTimeouts
+  /** Serve pyhsm's KSM protocol at /wsapi/decrypt (off when absent). */
+  ksmEndpoint?: KsmEndpointOptions
 }
 
 const DEFAULT_TIMEOUTS: AppTimeouts = { requestMs: 10_000, keepAliveMs: 5_000 }
@@ -106,6 +109,7 @@ export function buildApp (deps: AppDeps, serverOptions: Partial<FastifyServerOpt
   })
 
   registerHealthRoutes(app, deps.readiness)
+  if (deps.ksmEndpoint !== undefined) registerKsmDecryptRoute(app, deps.ksmEndpoint)
   const verifyService = deps.metrics ? instrumentVerifyService(deps.verifyService, deps.metrics) : deps.verifyService
   // Its own context, so the rate limits cover the verify routes and nothing else.
   void app.register(async (scope) => {

@@ -89,7 +89,8 @@ export async function startService (config: Config, deps: ServiceDeps): Promise<
       },
       trustedProxies: config.trustedProxies,
       tls,
-      timeouts: { requestMs: config.requestTimeoutMs, keepAliveMs: config.keepAliveTimeoutMs }
+      timeouts: { requestMs: config.requestTimeoutMs, keepAliveMs: config.keepAliveTimeoutMs },
+      ...(config.ksmEndpoint ? { ksmEndpoint: { ksm, allowedIps: config.ksmAllowedIps } } : {})
     })
     await listen(app, config.host, config.port, 'YUBIVAL_PORT')
     if (config.adminPort !== 0) {

@@ -58,3 +58,16 @@ export const aeadFiles = (): AeadFileFixture[] => json('aead-files.json')
 export const credentials = (): CredentialFixture[] => json('credentials.json')
 export const otpCases = (): { servers: Record<string, { command: string }>, cases: OtpCaseFixture[] } => json('otp-cases.json')
 export const ccmVectors = (): CcmVector[] => json('ccm-vectors.json')
+
+/** The recorded `yhsm-yubikey-ksm` command line → keyfile, key handles (as typed), AEAD dir. */
+export function serverSetup (name: string): { keyfile: string, keyHandles: string[], aeadDir: string } {
+  const argv = otpCases().servers[name]!.command.split(/\s+/)
+  const after = (flag: string): string => argv[argv.indexOf(flag) + 1]!
+  let device = after('-D')
+  // S3 reads the keyfile from stdin: `-D - ... < keys.json`
+  if (device === '-') device = argv[argv.indexOf('<') + 1]!
+  const khFlag = argv.findIndex((a) => a === '--key-handle' || a === '--key-handles')
+  const keyHandles: string[] = []
+  for (let i = khFlag + 1; i < argv.length && !argv[i]!.startsWith('-'); i++) keyHandles.push(argv[i]!)
+  return { keyfile: fixturePath(device), keyHandles, aeadDir: fixturePath(after('-B')) }
+}

@@ -8,23 +8,10 @@ import { parseKeyfile } from '../../src/ksm/keyfile.js'
 import { createKsm, formatKsmOkLine } from '../../src/ksm/ksm.js'
 import type { Ksm } from '../../src/ksm/types.js'
 import type { KsmFailureReason } from '../../src/outcome.js'
-import { aeadFiles, fixturePath, otpCases } from './fixtures.js'
+import { aeadFiles, fixturePath, otpCases, serverSetup } from './fixtures.js'
 
 const keysMulti = parseKeyfile(readFileSync(fixturePath('keys-multi.json'), 'utf8'), 'keys-multi.json')
-const { servers, cases } = otpCases()
-
-/** The recorded `yhsm-yubikey-ksm` command line → keyfile, key handles (as typed), AEAD dir. */
-function serverSetup (name: string): { keyfile: string, keyHandles: string[], aeadDir: string } {
-  const argv = servers[name]!.command.split(/\s+/)
-  const after = (flag: string): string => argv[argv.indexOf(flag) + 1]!
-  let device = after('-D')
-  // S3 reads the keyfile from stdin: `-D - ... < keys.json`
-  if (device === '-') device = argv[argv.indexOf('<') + 1]!
-  const khFlag = argv.findIndex((a) => a === '--key-handle' || a === '--key-handles')
-  const keyHandles: string[] = []
-  for (let i = khFlag + 1; i < argv.length && !argv[i]!.startsWith('-'); i++) keyHandles.push(argv[i]!)
-  return { keyfile: fixturePath(device), keyHandles, aeadDir: fixturePath(after('-B')) }
-}
+const { cases } = otpCases()
 
 function ksmFor (server: string, cacheSize: number): Ksm {
   const s = serverSetup(server)
