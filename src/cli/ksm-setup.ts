@@ -5,6 +5,7 @@ import path from 'node:path'
 import type { Config } from '../config.js'
 import type { Queryable } from '../db/database.js'
 import { createAeadTableStore } from '../db/aead-table-store.js'
+import { createRemoteKsm } from '../ksm/remote-ksm.js'
 import {
   createDefaultKeyfile, createKsm, KeyfileError, KeyHandleError, KsmSetupError, loadKeyfile, openFileKsm, parseKeyHandles,
   type FileAeadStore, type Keyfile, type KeyHandle, type Ksm
@@ -115,10 +116,17 @@ export function openKsmFromConfig (config: Config, io: SetupIo): { ksm: Ksm, key
 export type KsmFactory = (db: Queryable) => Ksm
 
 /**
- * The KSM `yubival serve` runs, chosen by configuration: the file tree (default) or the database's
- * aead_table (YUBIVAL_AEAD_STORE=database), both with the local keyfile. Setup failures are CliErrors.
+ * The KSM `yubival serve` runs, chosen by configuration: remote KSMs (YUBIVAL_KSM_URLS), else the local
+ * keyfile with the file tree (default) or the database's aead_table (YUBIVAL_AEAD_STORE=database).
+ * Setup failures are CliErrors.
  */
 export function ksmFactoryFromConfig (config: Config, io: SetupIo): KsmFactory {
+  if (config.ksmUrls.length > 0) {
+    // the remote KSMs hold the keys: no keyfile, no AEADs here
+    const ksm = createRemoteKsm({ urls: config.ksmUrls, timeoutMs: config.ksmTimeoutMs })
+    io.info(`using ${config.ksmUrls.length} remote KSM${config.ksmUrls.length === 1 ? '' : 's'} (YUBIVAL_KSM_URLS); no keyfile or AEADs are read`)
+    return () => ksm
+  }
   if (config.aeadStore === 'files') {
     const { ksm } = openKsmFromConfig(config, io)
     return () => ksm
