@@ -5,7 +5,7 @@ import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { runCli, type CliResult } from '../helpers/cli.js'
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js'
-import { fixturePath } from '../ksm/fixtures.js'
+import { fixturePath, otpCases } from '../ksm/fixtures.js'
 import { CLEAN_ENV, decodeAeadFile, layoutPath, listFiles, parseYubikeyCsv, tempDir, type TempDir } from './keys-env.js'
 
 let tmp: TempDir
@@ -69,6 +69,11 @@ describe('keys commands with YUBIVAL_AEAD_STORE=database', () => {
     const exported = parseYubikeyCsv(ok(['keys', 'export']).stdout)
     expect(exported.map(({ publicId, uidHex, keyHex }) => ({ publicId, uidHex, keyHex }))).toEqual(imported)
 
+    const otp = otpCases().cases.find((c) => c.server === 'S1' && c.case === 'dteffujehknh-otp1')!
+    const decoded = ok(['otp', 'decode', otp.otp!]).stdout
+    expect(decoded).toContain('aead_table(public_id=dteffujehknh, keyhandle=1)')
+    expect(decoded).toContain(otp.ok_line_if_accepted!)
+
     const check = ok(['keys', 'check', '--key-handle', '1'])
     expect(check.stdout).toMatch(/checked 4 AEAD rows in aead_table \(.*\) \(key handles 1\): 4 ok; problems: 0 unreadable/)
 
@@ -115,5 +120,9 @@ describe('keys commands with YUBIVAL_AEAD_STORE=database', () => {
     expect(bad.stderr).toMatch(/AEADs in AEAD files under .*aeads-edge cannot be authenticated with the keyfile; nothing was copied/)
     expect(bad.stderr).toContain('cececececece')
     expect(await rowCount()).toBe(before)
+
+    const rewrap = cli(['keys', 'rewrap', '--from-key-handle', '1', '--to-key-handle', '2'])
+    expect(rewrap.status).toBe(2)
+    expect(rewrap.stderr).toContain('keys rewrap works on the AEAD directory')
   })
 })

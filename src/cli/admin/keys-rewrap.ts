@@ -80,6 +80,10 @@ function refuse (what: string, lines: string[]): CliError {
 
 async function rewrap (opts: RewrapOptions): Promise<void> {
   const config = configFromOptions(opts)
+  if (config.aeadStore !== 'files') {
+    throw new CliError('keys rewrap works on the AEAD directory; with YUBIVAL_AEAD_STORE=database, `keys copy --from database ' +
+      '--to files`, rewrap there, then `keys copy --from files --to database --force`', 2)
+  }
   const { keyfile, aeadDir } = openKeyTools(config, stderrIo, { write: false })
   const from = keyHandleOption('--from-key-handle', opts.fromKeyHandle, keyfile, config.keyfile)
   const to = keyHandleOption('--to-key-handle', opts.toKeyHandle, keyfile, config.keyfile)

@@ -46,6 +46,7 @@ export async function checkKeyfile (config: Config): Promise<{ result: CheckResu
 
 export async function checkAeadDir (config: Config): Promise<CheckResult> {
   const name = 'AEAD directory'
+  if (config.aeadStore === 'database') return check(name, 'ok', 'not used: the AEADs are in the database (YUBIVAL_AEAD_STORE=database)')
   try {
     const st = await fsp.stat(config.aeadDir)
     if (!st.isDirectory()) return check(name, 'fail', `${config.aeadDir} is not a directory`)

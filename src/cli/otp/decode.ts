@@ -6,7 +6,8 @@ import type { Command } from 'commander'
 import type { Config } from '../../config.js'
 import type { YubikeyRecord } from '../../db/types.js'
 import { YubikeysRepository } from '../../db/yubikeys-repository.js'
-import { createFileAeadStore, createKsm, formatKsmOkLine, type AeadLoadResult, type DecryptResult } from '../../ksm/index.js'
+import { createAeadTableStore } from '../../db/aead-table-store.js'
+import { createFileAeadStore, createKsm, formatKsmOkLine, type AeadLoadResult, type AeadStore, type DecryptResult } from '../../ksm/index.js'
 import { isValidOtp, normaliseOtp, type OtpFields } from '../../otp/index.js'
 import { STATUS_OF_REASON, type Reason, type WsapiStatus } from '../../outcome.js'
 import { classifyRefusal } from '../../val/replay.js'
@@ -81,9 +82,13 @@ export async function decodeOtp (config: Config, rawOtp: string, nonce = randomB
   const publicId = otp.slice(0, -32)
   report.publicId = publicId
   const { keyfile } = openKeyTools(config, stderrIo, { write: false })
-  const store = createFileAeadStore({ aeadDir: config.aeadDir, keyHandles: config.keyHandles, cacheSize: 1 })
-  report.aead = publicId === '' ? null : aeadPart(await store.load(publicId))
-  const result = await createKsm({ keyfile, store }).decrypt(otp)
+  const decrypt = async (store: AeadStore): Promise<DecryptResult> => {
+    report.aead = publicId === '' ? null : aeadPart(await store.load(publicId))
+    return createKsm({ keyfile, store }).decrypt(otp)
+  }
+  const result = config.aeadStore === 'database'
+    ? await withCliDatabase(config, async (db) => decrypt(createAeadTableStore({ db, keyHandles: config.keyHandles, cacheSize: 1 })), { migrate: false })
+    : await decrypt(createFileAeadStore({ aeadDir: config.aeadDir, keyHandles: config.keyHandles, cacheSize: 1 }))
   Object.assign(report, checks(result))
   if (!result.ok) {
     report.ksm = { ok: false, reason: result.reason, detail: result.detail }
