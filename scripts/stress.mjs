@@ -135,8 +135,11 @@ async function soak () {
     const port = await freePort()
     server = spawn(process.execPath, [BIN, 'serve'], {
       env: { ...env, YUBIVAL_HOST: '127.0.0.1', YUBIVAL_PORT: String(port), YUBIVAL_ADMIN_PORT: '0', YUBIVAL_LOG_LEVEL: 'warn' },
-      stdio: ['ignore', 'ignore', 'inherit']
+      stdio: ['ignore', 'ignore', 'pipe']
     })
+    // Its start-up banner is noise here; its errors are shown if the soak fails.
+    let serverErr = ''
+    server.stderr.on('data', (d) => { serverErr = (serverErr + d).slice(-20_000) })
     const url = `http://127.0.0.1:${port}`
     for (let i = 0; ; i++) {
       try { if ((await fetch(`${url}/healthz`)).ok) break } catch { /* starting */ }
@@ -166,7 +169,9 @@ async function soak () {
     log(`  errors: ${errors} (must be 0)`)
     log(`  RSS MB over time: ${samples.map((x) => `${x.s}s=${x.rssMb}`).join(' ')}`)
     log(`  RSS early median ${early} MB, late median ${late} MB (${late >= early ? '+' : ''}${(((late - early) / early) * 100).toFixed(1)} %)`)
-    return errors === 0 && server.exitCode === null ? 0 : 1
+    const ok = errors === 0 && server.exitCode === null
+    if (!ok) log(`  server stderr (tail):\n${serverErr}`)
+    return ok ? 0 : 1
   } finally {
     server?.kill('SIGTERM')
     if (server !== null && server.exitCode === null) await once(server, 'exit')
