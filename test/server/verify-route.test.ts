@@ -144,6 +144,13 @@ describe.each(testBackends())('verify endpoint on %s with the pyhsm fixture tree
     expect(logText).not.toContain(client.key)
   })
 
+  it('HEAD does not run a verify (the OTP is not used up)', async () => {
+    const params = { id: String(client.id), otp: fixtureOtp('credtivccccf-otp1'), nonce: 'headheadheadhead' }
+    const head = await app.inject({ method: 'HEAD', url: `/wsapi/2.0/verify?${new URLSearchParams(params).toString()}` })
+    expect(head.statusCode).toBe(404)
+    expect((await get(params)).fields.status).toBe('OK')
+  })
+
   it('answers 404 elsewhere and never crashes on odd input', async () => {
     expect((await app.inject({ method: 'GET', url: '/wsapi/2.0/nothing' })).statusCode).toBe(404)
     const odd = await app.inject({ method: 'GET', url: '/wsapi/2.0/verify?id=%ZZ&otp[]=x&nonce=%00%00&h=%' })

@@ -2,6 +2,7 @@
 // opened with the keyfile and sealed again under key handle B (same nonce, so the file is exactly what
 // yhsm-decrypt-aead --format aead or a generate for B would have written), each written atomically and
 // then read back and opened. Folder A is left as it was.
+import { timingSafeEqual } from 'node:crypto'
 import { promises as fsp } from 'node:fs'
 import path from 'node:path'
 import type { Command } from 'commander'
@@ -111,7 +112,7 @@ async function rewrap (opts: RewrapOptions): Promise<void> {
     await mapOrdered((async function * () { yield * sources })(), READ_AHEAD,
       async (s) => await openTarget(path.join(aeadDir, aeadRelativePath(to.typed, s.publicId)), to.typed, s.publicId, keyfile),
       (existing, s) => {
-        if (existing !== 'missing' && existing.ok && existing.secret.equals(s.secret) && existing.entry.keyHandle === to.value) {
+        if (existing !== 'missing' && existing.ok && timingSafeEqual(existing.secret, s.secret) && existing.entry.keyHandle === to.value) {
           already++
         } else {
           if (existing !== 'missing') conflicts.push(`${aeadRelativePath(to.typed, s.publicId)}: exists and ${existing.ok ? 'holds another secret' : existing.detail}`)
@@ -134,7 +135,7 @@ async function rewrap (opts: RewrapOptions): Promise<void> {
     await mapOrdered((async function * () { yield * items })(), READ_AHEAD,
       async (a) => await openAeadFile(path.join(aeadDir, aeadRelativePath(to.typed, a.fileName)), to.typed, a.fileName, keyfile),
       (check, a) => {
-        if (!check.ok || !check.secret.equals(bySecret.get(a.fileName)!)) bad.push(`${aeadRelativePath(to.typed, a.fileName)}: ${check.ok ? 'holds another secret' : check.detail}`)
+        if (!check.ok || !timingSafeEqual(check.secret, bySecret.get(a.fileName)!)) bad.push(`${aeadRelativePath(to.typed, a.fileName)}: ${check.ok ? 'holds another secret' : check.detail}`)
         if (check.ok) check.secret.fill(0)
       })
     if (bad.length > 0) throw new CliError(`verification failed for ${plural(bad.length, 'rewrapped file')}:\n${bad.slice(0, SHOW_AT_MOST).map((l) => `  ${l}`).join('\n')}`)

@@ -29,6 +29,7 @@ export function registerVerifyRoutes (app: FastifyInstance, verifyService: Verif
     return outcome.body
   }
   for (const url of VERIFY_PATHS) {
-    app.route({ method: ['GET', 'POST'], url, handler })
+    // No implicit HEAD route: it would run a verify, use up the OTP and throw the answer away.
+    app.route({ method: ['GET', 'POST'], url, handler, exposeHeadRoute: false })
   }
 }
