@@ -3,6 +3,7 @@
 import { renameSync } from 'node:fs'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { expectedMigrationVersion } from '../../src/db/migrate.js'
 import { createInstallation, type TestInstallation } from '../helpers/environment.js'
 import { freePort, spawnServe, type ServeProcess } from '../helpers/serve-process.js'
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js'
@@ -107,7 +108,7 @@ describe.skipIf(!havePg)('health and readiness while the database comes and goes
     try {
       const p = await readyzBecomes(503)
       expect(p.body.checks?.database).toEqual({ ok: true })
-      expect(p.body.checks?.migrations).toEqual({ ok: false, detail: 'schema version 999, expected 1' })
+      expect(p.body.checks?.migrations).toEqual({ ok: false, detail: `schema version 999, expected ${await expectedMigrationVersion()}` })
     } finally {
       await db.query('DELETE FROM yubival_schema_version WHERE version = 999')
     }
