@@ -1,9 +1,9 @@
 // AEADs in the database (aead_table, the layout of pyhsm's SQL backend), for stateless replicas that
 // share one PostgreSQL and keep only the keyfile locally. Same contract and cache as the file store.
 import { AeadCache } from '../ksm/aead-cache.js'
-import type { AeadLoadResult, AeadRecord, AeadStore } from '../ksm/aead-store.js'
+import { cachedAeadLoader } from '../ksm/cached-aead-store.js'
+import type { AeadLoadResult, AeadStore } from '../ksm/aead-store.js'
 import { parseKeyHandles, type KeyHandle } from '../ksm/key-handle.js'
-import { isModhex } from '../otp/modhex.js'
 import type { Queryable } from './database.js'
 
 export interface AeadTableStoreOptions {
@@ -42,12 +42,6 @@ export function createAeadTableStore (opts: AeadTableStoreOptions): AeadTableSto
   const values = keyHandles.map((kh) => kh.value)
   const cache = new AeadCache(opts.cacheSize)
 
-  function cached (publicId: string): AeadRecord | undefined {
-    const hit = cache.get(publicId)
-    if (hit === undefined) return undefined
-    return { version: 1, keyHandle: hit.keyHandle, nonce: hit.nonce, aead: hit.aead, publicId, source: aeadRowSource(publicId, hit.keyHandle) }
-  }
-
   async function loadFromTable (publicId: string): Promise<AeadLoadResult> {
     // One round trip for every key handle. pyhsm's SQL backend kept whichever row came last (no ORDER
     // BY); we pick the first configured key handle that has a row, as the file store does with folders.
@@ -70,16 +64,6 @@ export function createAeadTableStore (opts: AeadTableStoreOptions): AeadTableSto
 
   return {
     keyHandles,
-    async load (publicId: string): Promise<AeadLoadResult> {
-      if (!isModhex(publicId)) throw new Error('public id must be lower-case modhex')
-      const hit = cached(publicId)
-      if (hit !== undefined) return { status: 'found', record: hit }
-      return loadFromTable(publicId)
-    },
-    peek: cached,
-    invalidate (publicId?: string): void {
-      if (publicId === undefined) cache.clear()
-      else cache.delete(publicId)
-    }
+    ...cachedAeadLoader(cache, (publicId, hit) => aeadRowSource(publicId, hit.keyHandle), loadFromTable)
   }
 }

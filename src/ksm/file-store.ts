@@ -4,9 +4,10 @@ import { randomBytes } from 'node:crypto'
 import path from 'node:path'
 import { isModhex } from '../otp/modhex.js'
 import { AeadFileError, MAX_AEAD_FILE_READ, aeadRelativePath, parseAeadFile } from './aead-file.js'
-import type { AeadLoadResult, AeadRecord, AeadStore } from './aead-store.js'
+import type { AeadLoadResult, AeadStore } from './aead-store.js'
 import { parseKeyHandle, parseKeyHandles, type KeyHandle } from './key-handle.js'
 import { AeadCache } from './aead-cache.js'
+import { cachedAeadLoader } from './cached-aead-store.js'
 
 export interface FileAeadStoreOptions {
   aeadDir: string
@@ -45,12 +46,6 @@ export function createFileAeadStore (opts: FileAeadStoreOptions): FileAeadStore 
   const aeadDir = opts.aeadDir
   const fileOf = (folder: number, publicId: string): string => path.join(aeadDir, aeadRelativePath(keyHandles[folder]!.typed, publicId))
 
-  function cached (publicId: string): AeadRecord | undefined {
-    const hit = cache.get(publicId)
-    if (hit === undefined) return undefined
-    return { version: hit.version, keyHandle: hit.keyHandle, nonce: hit.nonce, aead: hit.aead, publicId, source: fileOf(hit.folder, publicId) }
-  }
-
   async function loadFromDisk (publicId: string): Promise<AeadLoadResult> {
     const tried: string[] = []
     for (const [folder, kh] of keyHandles.entries()) {
@@ -79,18 +74,7 @@ export function createFileAeadStore (opts: FileAeadStoreOptions): FileAeadStore 
   return {
     aeadDir,
     keyHandles,
-    async load (publicId: string): Promise<AeadLoadResult> {
-      // The id becomes a path: only modhex may pass (no '/', no '..').
-      if (!isModhex(publicId)) throw new Error('public id must be lower-case modhex')
-      const hit = cached(publicId)
-      if (hit !== undefined) return { status: 'found', record: hit }
-      return loadFromDisk(publicId)
-    },
-    peek: cached,
-    invalidate (publicId?: string): void {
-      if (publicId === undefined) cache.clear()
-      else cache.delete(publicId)
-    }
+    ...cachedAeadLoader(cache, (publicId, hit) => fileOf(hit.folder, publicId), loadFromDisk)
   }
 }
 
