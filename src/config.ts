@@ -2,6 +2,7 @@
 // or a CLI flag override, and is validated here, at start, with an error that names the setting.
 import { readFileSync } from 'node:fs'
 import net from 'node:net'
+import os from 'node:os'
 import path from 'node:path'
 
 export class ConfigError extends Error {
@@ -51,6 +52,8 @@ export interface Config {
   rateLimitLoopback: boolean
   /** How long SIGTERM waits for in-flight requests before giving up (exit 1). */
   shutdownGraceMs: number
+  /** `yubival serve` processes sharing the port (node:cluster); 1 = no cluster. PostgreSQL only. */
+  workers: number
   /** Whole-request deadline; headers must arrive within min(this, 5 s). */
   requestTimeoutMs: number
   keepAliveTimeoutMs: number
@@ -99,6 +102,7 @@ export const KNOWN_ENV = [
   'YUBIVAL_RATE_LIMIT_PER_CLIENT',
   'YUBIVAL_RATE_LIMIT_LOOPBACK',
   'YUBIVAL_SHUTDOWN_GRACE_MS',
+  'YUBIVAL_WORKERS',
   'YUBIVAL_REQUEST_TIMEOUT_MS',
   'YUBIVAL_KEEP_ALIVE_TIMEOUT_MS',
   'YUBIVAL_READY_TIMEOUT_MS',
@@ -135,6 +139,15 @@ function boolSetting (name: string, raw: string | undefined, def: boolean): bool
   if (['1', 'true', 'yes', 'on'].includes(v)) return true
   if (['0', 'false', 'no', 'off'].includes(v)) return false
   throw new ConfigError(name, `expected true or false, got ${JSON.stringify(raw)}`)
+}
+
+/** YUBIVAL_WORKERS: a number of server processes, or `auto` for one per CPU the process may use. */
+export function parseWorkers (name: string, raw: string | undefined): number {
+  if (raw !== undefined && raw.trim().toLowerCase() === 'auto') return Math.max(1, os.availableParallelism())
+  if (raw !== undefined && raw.trim() !== '' && !/^\d+$/.test(raw.trim())) {
+    throw new ConfigError(name, `expected a number of processes or auto, got ${JSON.stringify(raw)}`)
+  }
+  return intSetting(name, raw, 1, 1, 256)
 }
 
 /** Parses `1,2,KSM1` (env) into key handles as typed; validation of each handle is the KSM's job. */
@@ -291,6 +304,7 @@ export function loadConfig (rawEnv: NodeJS.ProcessEnv = process.env, overrides: 
       boolSetting('YUBIVAL_RATE_LIMIT_LOOPBACK', env.YUBIVAL_RATE_LIMIT_LOOPBACK, false),
     shutdownGraceMs: overrides.shutdownGraceMs ??
       intSetting('YUBIVAL_SHUTDOWN_GRACE_MS', env.YUBIVAL_SHUTDOWN_GRACE_MS, 10_000, 0, 600_000),
+    workers: overrides.workers ?? parseWorkers('YUBIVAL_WORKERS', env.YUBIVAL_WORKERS),
     requestTimeoutMs,
     keepAliveTimeoutMs: overrides.keepAliveTimeoutMs ??
       intSetting('YUBIVAL_KEEP_ALIVE_TIMEOUT_MS', env.YUBIVAL_KEEP_ALIVE_TIMEOUT_MS, 5000, 0, 600_000),
