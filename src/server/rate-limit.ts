@@ -48,30 +48,42 @@ export async function registerRateLimits (scope: FastifyInstance, settings: Rate
   onLimited: (kind: RateLimitKind, key: string, request: FastifyRequest) => void): Promise<void> {
   if (settings.perIp === 0 && settings.perClient === 0) return
   await scope.register(rateLimit, { global: false })
-  const allowList = settings.loopback ? undefined : (request: FastifyRequest) => isLocalCaller(request)
+  // Exempt callers are let through before the limiter is even asked (it would only consult its
+  // allow-list and say yes, at the price of a promise and a key computation per request).
+  const exempt = settings.loopback ? () => false : isLocalCaller
   const make = (max: number, keyGenerator: (request: FastifyRequest) => string): Limiter =>
-    scope.createRateLimit({ max, timeWindow: settings.windowMs, keyGenerator, ...(allowList ? { allowList } : {}) })
+    scope.createRateLimit({ max, timeWindow: settings.windowMs, keyGenerator })
 
-  const check = async (limiter: Limiter, kind: RateLimitKind, request: FastifyRequest, reply: FastifyReply): Promise<void> => {
-    const result = await limiter(request)
-    if (result.isAllowed || !result.isExceeded) return
-    onLimited(kind, result.key, request)
-    await reply.code(429)
-      .header('retry-after', String(Math.max(1, result.ttlInSeconds)))
-      .type('text/plain')
-      .send(`too many requests (${kind === 'ip' ? 'per address' : 'per client id'} limit); retry later\n`)
+  // Callback-style hooks: no extra promise hop for the requests that pass.
+  const check = (limiter: Limiter, kind: RateLimitKind, request: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void): void => {
+    limiter(request).then((result) => {
+      if (result.isAllowed || !result.isExceeded) return done()
+      onLimited(kind, result.key, request)
+      void reply.code(429)
+        .header('retry-after', String(Math.max(1, result.ttlInSeconds)))
+        .type('text/plain')
+        .send(`too many requests (${kind === 'ip' ? 'per address' : 'per client id'} limit); retry later\n`)
+    }, done)
   }
 
   if (settings.perIp > 0) {
     const byIp = make(settings.perIp, (request) => `ip:${request.ip}`)
-    scope.addHook('onRequest', async (request, reply) => check(byIp, 'ip', request, reply))
+    scope.addHook('onRequest', (request, reply, done) => {
+      if (exempt(request)) return done()
+      check(byIp, 'ip', request, reply, done)
+    })
   }
   if (settings.perClient > 0) {
+    // The key is computed once per request (the hook needs it before the limiter's keyGenerator does).
+    const keys = new WeakMap<FastifyRequest, string>()
+    const byClient = make(settings.perClient, (request) => keys.get(request) ?? clientKey(request) ?? '')
     // Requests without a usable client id never reach the database, so they only count per address.
-    const byClient = make(settings.perClient, (request) => clientKey(request) ?? '')
-    scope.addHook('preHandler', async (request, reply) => {
-      if (clientKey(request) === null) return
-      await check(byClient, 'client', request, reply)
+    scope.addHook('preHandler', (request, reply, done) => {
+      if (exempt(request)) return done()
+      const key = clientKey(request)
+      if (key === null) return done()
+      keys.set(request, key)
+      check(byClient, 'client', request, reply, done)
     })
   }
 }

@@ -1,6 +1,6 @@
 import { Option, type Command } from 'commander'
 import type { Config } from '../../config.js'
-import { createLogger } from '../../server/logger.js'
+import { asyncStdout, createLogger } from '../../server/logger.js'
 import { startService } from '../../server/service.js'
 import { shutdownService } from '../../server/shutdown.js'
 import { loadTlsMaterial } from '../../server/tls.js'
@@ -53,7 +53,7 @@ export function registerServeCommand (program: Command): void {
     const config = configFromOptions(opts, extra)
     // Every setup problem (TLS files, keyfile, AEAD tree) is a configuration error: exit 2, one line.
     const tls = loadTlsMaterial(config)
-    const logger = createLogger(config.logLevel)
+    const logger = createLogger(config.logLevel, asyncStdout())
     let ksm: KsmFactory
     try {
       ksm = ksmFactoryFromConfig(config, {
