@@ -43,7 +43,7 @@ function hasPoolStats (db: Database): db is Database & { poolStats: () => PoolSt
 const LISTEN_CONFIG_ERRORS = ['EADDRINUSE', 'EACCES', 'EADDRNOTAVAIL', 'ENOTFOUND']
 
 /** Listens; an address that cannot be used is a configuration error naming the setting. */
-async function listen (app: FastifyInstance, host: string, port: number, setting: string): Promise<void> {
+export async function listen (app: FastifyInstance, host: string, port: number, setting: string): Promise<void> {
   try {
     await app.listen({ host, port })
   } catch (err) {
