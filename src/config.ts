@@ -69,6 +69,26 @@ export interface Config {
   ksmUrls: string[]
   /** How long to wait for the remote KSMs, milliseconds. */
   ksmTimeoutMs: number
+  /** yubikey-val sync pool: the peers' sync URLs (e.g. https://val2.example.com/wsapi/2.0/sync). */
+  syncPool: string[]
+  /** Peers allowed to call /wsapi/2.0/sync (exact IP addresses); empty = every caller is refused. */
+  syncAllowedIps: string[]
+  /** Shared key (base64) signing sync requests between yubival nodes; null = IP allow-list only. */
+  syncKey: string | null
+  /** With a sync key: allowed peers that may still send unsigned requests (yubikey-val nodes). */
+  syncUnsignedIps: string[]
+  /** How long a verify waits for its peers when the request has no `timeout`, milliseconds. */
+  syncTimeoutMs: number
+  /** Upper bound for a request's `timeout` (yubikey-val's timeout=0 means "no limit"), milliseconds. */
+  syncMaxTimeoutMs: number
+  /** How often the background worker sends queued messages, milliseconds. */
+  syncIntervalMs: number
+  /** Deadline of one background sync request, milliseconds. */
+  syncRequestTimeoutMs: number
+  /** Background requests in flight per peer. */
+  syncParallel: number
+  /** Most queued messages kept; beyond it the oldest are dropped (counted in metrics, logged). */
+  syncQueueLimit: number
 }
 
 export const AEAD_STORES = ['files', 'database'] as const
@@ -110,14 +130,25 @@ export const KNOWN_ENV = [
   'YUBIVAL_KSM_ENDPOINT',
   'YUBIVAL_KSM_ALLOWED_IPS',
   'YUBIVAL_KSM_URLS',
-  'YUBIVAL_KSM_TIMEOUT_MS'
+  'YUBIVAL_KSM_TIMEOUT_MS',
+  'YUBIVAL_SYNC_POOL',
+  'YUBIVAL_SYNC_ALLOWED_IPS',
+  'YUBIVAL_SYNC_KEY',
+  'YUBIVAL_SYNC_KEY_FILE',
+  'YUBIVAL_SYNC_UNSIGNED_IPS',
+  'YUBIVAL_SYNC_TIMEOUT_MS',
+  'YUBIVAL_SYNC_MAX_TIMEOUT_MS',
+  'YUBIVAL_SYNC_INTERVAL_MS',
+  'YUBIVAL_SYNC_REQUEST_TIMEOUT_MS',
+  'YUBIVAL_SYNC_PARALLEL',
+  'YUBIVAL_SYNC_QUEUE_LIMIT'
 ] as const
 
 /**
  * Secret settings that may instead be read from a file named by `<NAME>_FILE` (Docker and Kubernetes
  * secrets), so the secret never sits in the environment of every process or in `docker inspect`.
  */
-export const FILE_SETTINGS = ['DATABASE_URL'] as const
+export const FILE_SETTINGS = ['DATABASE_URL', 'YUBIVAL_SYNC_KEY'] as const
 
 /** Extra YUBIVAL_* names other modules (later features) register as known. */
 const extraKnownEnv = new Set<string>()
@@ -234,6 +265,29 @@ export function parseKsmUrls (name: string, raw: string | undefined): string[] {
   return list
 }
 
+/** Peer sync URLs: yubikey-val appends `?otp=…` and stores them in a VARCHAR(100). */
+export function parseSyncPool (name: string, raw: string | undefined): string[] {
+  const list = parseKsmUrls(name, raw)
+  for (const u of list) {
+    const parsed = new URL(u)
+    if (parsed.search !== '' || parsed.hash !== '' || u.includes('?') || u.includes('#')) {
+      throw new ConfigError(name, `${JSON.stringify(u)} must not have a query string or fragment (the sync parameters are appended)`)
+    }
+    if (u.length > 100) throw new ConfigError(name, `${JSON.stringify(u)} is longer than 100 characters`)
+  }
+  if (new Set(list).size !== list.length) throw new ConfigError(name, 'lists the same URL twice')
+  return list
+}
+
+/** A shared HMAC key in base64 (like a WSAPI client secret): at least 16 bytes, strict alphabet. */
+export function parseSyncKey (name: string, raw: string | undefined): string | null {
+  if (raw === undefined || raw.trim() === '') return null
+  const v = raw.trim()
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(v) || v.length % 4 !== 0) throw new ConfigError(name, 'is not base64 (A-Z a-z 0-9 + / and = padding)')
+  if (Buffer.from(v, 'base64').length < 16) throw new ConfigError(name, 'is shorter than 16 bytes; use e.g. `openssl rand -base64 32`')
+  return v
+}
+
 function optionalPath (raw: string | undefined): string | null {
   return raw === undefined || raw.trim() === '' ? null : path.resolve(raw)
 }
@@ -314,6 +368,41 @@ export function loadConfig (rawEnv: NodeJS.ProcessEnv = process.env, overrides: 
     ksmEndpoint: overrides.ksmEndpoint ?? boolSetting('YUBIVAL_KSM_ENDPOINT', env.YUBIVAL_KSM_ENDPOINT, false),
     ksmAllowedIps: overrides.ksmAllowedIps ?? parseIpList('YUBIVAL_KSM_ALLOWED_IPS', env.YUBIVAL_KSM_ALLOWED_IPS, ['127.0.0.1', '::1']),
     ksmUrls: overrides.ksmUrls ?? parseKsmUrls('YUBIVAL_KSM_URLS', env.YUBIVAL_KSM_URLS),
-    ksmTimeoutMs: overrides.ksmTimeoutMs ?? intSetting('YUBIVAL_KSM_TIMEOUT_MS', env.YUBIVAL_KSM_TIMEOUT_MS, 3000, 1, 600_000)
+    ksmTimeoutMs: overrides.ksmTimeoutMs ?? intSetting('YUBIVAL_KSM_TIMEOUT_MS', env.YUBIVAL_KSM_TIMEOUT_MS, 3000, 1, 600_000),
+    ...syncSettings(env, overrides)
+  }
+}
+
+type SyncSettings = Pick<Config, 'syncPool' | 'syncAllowedIps' | 'syncKey' | 'syncUnsignedIps' | 'syncTimeoutMs' |
+'syncMaxTimeoutMs' | 'syncIntervalMs' | 'syncRequestTimeoutMs' | 'syncParallel' | 'syncQueueLimit'>
+
+function syncSettings (env: NodeJS.ProcessEnv, o: ConfigOverrides): SyncSettings {
+  const syncAllowedIps = o.syncAllowedIps ?? parseIpList('YUBIVAL_SYNC_ALLOWED_IPS', env.YUBIVAL_SYNC_ALLOWED_IPS, [])
+  const syncUnsignedIps = o.syncUnsignedIps ?? parseIpList('YUBIVAL_SYNC_UNSIGNED_IPS', env.YUBIVAL_SYNC_UNSIGNED_IPS, [])
+  const syncKey = o.syncKey !== undefined ? o.syncKey : parseSyncKey('YUBIVAL_SYNC_KEY', env.YUBIVAL_SYNC_KEY)
+  if (syncUnsignedIps.length > 0 && syncKey === null) {
+    throw new ConfigError('YUBIVAL_SYNC_UNSIGNED_IPS', 'only means something with YUBIVAL_SYNC_KEY (without a key no request is signed)')
+  }
+  const notAllowed = syncUnsignedIps.filter((ip) => !syncAllowedIps.includes(ip))
+  if (notAllowed.length > 0) {
+    throw new ConfigError('YUBIVAL_SYNC_UNSIGNED_IPS', `${notAllowed.join(', ')} must also be in YUBIVAL_SYNC_ALLOWED_IPS`)
+  }
+  const syncTimeoutMs = o.syncTimeoutMs ?? intSetting('YUBIVAL_SYNC_TIMEOUT_MS', env.YUBIVAL_SYNC_TIMEOUT_MS, 1000, 1, 600_000)
+  const syncMaxTimeoutMs = o.syncMaxTimeoutMs ?? intSetting('YUBIVAL_SYNC_MAX_TIMEOUT_MS', env.YUBIVAL_SYNC_MAX_TIMEOUT_MS, 10_000, 1, 600_000)
+  if (syncTimeoutMs > syncMaxTimeoutMs) {
+    throw new ConfigError('YUBIVAL_SYNC_TIMEOUT_MS', `${syncTimeoutMs} is above YUBIVAL_SYNC_MAX_TIMEOUT_MS (${syncMaxTimeoutMs})`)
+  }
+  return {
+    syncPool: o.syncPool ?? parseSyncPool('YUBIVAL_SYNC_POOL', env.YUBIVAL_SYNC_POOL),
+    syncAllowedIps,
+    syncKey,
+    syncUnsignedIps,
+    syncTimeoutMs,
+    syncMaxTimeoutMs,
+    syncIntervalMs: o.syncIntervalMs ?? intSetting('YUBIVAL_SYNC_INTERVAL_MS', env.YUBIVAL_SYNC_INTERVAL_MS, 1000, 10, 3_600_000),
+    syncRequestTimeoutMs: o.syncRequestTimeoutMs ??
+      intSetting('YUBIVAL_SYNC_REQUEST_TIMEOUT_MS', env.YUBIVAL_SYNC_REQUEST_TIMEOUT_MS, 10_000, 1, 600_000),
+    syncParallel: o.syncParallel ?? intSetting('YUBIVAL_SYNC_PARALLEL', env.YUBIVAL_SYNC_PARALLEL, 4, 1, 64),
+    syncQueueLimit: o.syncQueueLimit ?? intSetting('YUBIVAL_SYNC_QUEUE_LIMIT', env.YUBIVAL_SYNC_QUEUE_LIMIT, 1_000_000, 1, 1_000_000_000)
   }
 }

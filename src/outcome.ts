@@ -46,6 +46,10 @@ export const REASONS = [
   'key_disabled',
   'replayed_request',
   'replayed_otp',
+  // sync pool (YUBIVAL_SYNC_POOL): what the peers answered
+  'not_enough_answers', // fewer peers than the sync level requires confirmed the OTP in time
+  'replayed_on_peer', // a peer had already seen this OTP (or a later one)
+  'key_disabled_on_peer', // a peer has the key disabled: it is now disabled here too
   // infrastructure
   'db_unavailable',
   'internal_error'
@@ -76,6 +80,9 @@ export const STATUS_OF_REASON: Record<Reason, WsapiStatus> = {
   key_disabled: 'BAD_OTP',
   replayed_request: 'REPLAYED_REQUEST',
   replayed_otp: 'REPLAYED_OTP',
+  not_enough_answers: 'NOT_ENOUGH_ANSWERS',
+  replayed_on_peer: 'REPLAYED_OTP',
+  key_disabled_on_peer: 'BAD_OTP',
   db_unavailable: 'BACKEND_ERROR',
   internal_error: 'BACKEND_ERROR'
 }

@@ -8,6 +8,7 @@ import { registerMigrateCommand } from './commands/migrate.js'
 import { registerOtpCommands } from './commands/otp.js'
 import { registerDoctorCommand } from './commands/doctor.js'
 import { registerServeCommand } from './commands/serve.js'
+import { registerSyncCommands } from './commands/sync.js'
 
 function version (): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
@@ -26,6 +27,7 @@ export function buildProgram (): Command {
   registerClientsCommands(program)
   registerOtpCommands(program)
   registerDoctorCommand(program)
+  registerSyncCommands(program)
   return program
 }
 

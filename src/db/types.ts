@@ -34,10 +34,20 @@ export interface AcceptRequest {
   high: number
   nonce: string
   now: number
+  /** The normalised OTP: only a store that queues sync messages needs it (peers are sent it). */
+  otp?: string
+}
+
+/** A queued sync message for one peer (stores that queue them). */
+export interface QueuedSyncRef {
+  id: string
+  server: string
+  serverNonce: string
 }
 
 export type AcceptResult =
-  | { accepted: true }
+  /** `queued`: the sync messages queued with the accept (none without a sync pool). */
+  | { accepted: true; queued?: QueuedSyncRef[] }
   /** Not accepted: `current` is the row as it stands after the attempt (null: no row). */
   | { accepted: false; current: YubikeyRecord | null }
 

@@ -6,7 +6,8 @@ import type { AcceptRequest, AcceptResult, YubikeyRecord, YubikeyStore } from '.
 // counters (first use accepted, as yubikey-val's auto-insert then update). On conflict PostgreSQL locks
 // the row and evaluates the WHERE against its latest committed version: a concurrent winner is seen.
 // Timestamps (low/high) never take part in the decision, only (counter, use).
-const ACCEPT_SQL = `
+/** The accept upsert without its RETURNING (the sync pool's statement builds on it). */
+export const ACCEPT_UPSERT_SQL = `
 INSERT INTO yubikeys AS y
   (active, created, modified, yk_publicname, yk_counter, yk_use, yk_low, yk_high, nonce, notes)
 VALUES (TRUE, $2, $2, $1, $3, $4, $5, $6, $7, '')
@@ -19,7 +20,8 @@ ON CONFLICT (yk_publicname) DO UPDATE SET
   nonce = EXCLUDED.nonce
 WHERE y.active
   AND (EXCLUDED.yk_counter > y.yk_counter
-    OR (EXCLUDED.yk_counter = y.yk_counter AND EXCLUDED.yk_use > y.yk_use))
+    OR (EXCLUDED.yk_counter = y.yk_counter AND EXCLUDED.yk_use > y.yk_use))`
+const ACCEPT_SQL = `${ACCEPT_UPSERT_SQL}
 RETURNING 1 AS accepted`
 
 const GET_SQL = `

@@ -15,6 +15,7 @@ import { instrumentDatabase } from './instrument.js'
 import { createMetrics, type Metrics, type PoolStats } from './metrics.js'
 import { createReadiness } from './readiness.js'
 import { loadTlsMaterial, type TlsMaterial } from './tls.js'
+import { startSync, type RunningSync } from './sync-setup.js'
 
 export interface RunningService {
   app: FastifyInstance
@@ -64,10 +65,12 @@ export async function startService (config: Config, deps: ServiceDeps): Promise<
   const db = instrumentDatabase(rawDb, metrics)
   let app: FastifyInstance | undefined
   let admin: FastifyInstance | null = null
+  let sync: RunningSync | null = null
   try {
     const migrated = await migrate(rawDb)
     if (migrated.applied.length > 0) logger.info({ applied: migrated.applied, version: migrated.version }, 'database migrated')
-    const stores = createStores(db, config)
+    sync = startSync(config, db, metrics, logger)
+    const stores = { ...createStores(db, config), ...(sync.yubikeys !== null ? { yubikeys: sync.yubikeys } : {}) }
     const ksm = typeof deps.ksm === 'function' ? deps.ksm(db) : deps.ksm
     const readiness = createReadiness({
       db,
@@ -77,7 +80,10 @@ export async function startService (config: Config, deps: ServiceDeps): Promise<
       timeoutMs: config.readyTimeoutMs
     })
     app = buildApp({
-      verifyService: createVerifyService({ ksm, clients: stores.clients, yubikeys: stores.yubikeys }),
+      verifyService: createVerifyService({
+        ksm, clients: stores.clients, yubikeys: stores.yubikeys, ...(sync.verify !== null ? { sync: sync.verify } : {})
+      }),
+      syncResponder: sync.responder,
       logger,
       readiness,
       metrics,
@@ -98,6 +104,7 @@ export async function startService (config: Config, deps: ServiceDeps): Promise<
       await listen(admin, config.adminHost, config.adminPort, 'YUBIVAL_ADMIN_PORT')
     }
   } catch (err) {
+    await sync?.stop().catch(() => undefined)
     await admin?.close().catch(() => undefined)
     await app?.close().catch(() => undefined)
     await db.close().catch(() => undefined)
@@ -105,6 +112,8 @@ export async function startService (config: Config, deps: ServiceDeps): Promise<
   }
   const running = app
   const runningAdmin = admin
+  const runningSync = sync
+  runningSync?.start()
   return {
     app: running,
     admin: runningAdmin,
@@ -112,6 +121,7 @@ export async function startService (config: Config, deps: ServiceDeps): Promise<
     metrics,
     close: async () => {
       await Promise.all([running.close(), runningAdmin?.close()])
+      await runningSync?.stop()
       await db.close()
     },
     abortConnections: () => {

@@ -1,7 +1,7 @@
 // Accepting an OTP is one atomic conditional statement in the store; when it refuses, the row it
 // returns says why. Nothing here can turn a refusal into OK (deliberate difference 1 in the README).
 import type { Reason } from '../outcome.js'
-import type { AcceptRequest, YubikeyRecord, YubikeyStore } from '../db/types.js'
+import type { AcceptRequest, QueuedSyncRef, YubikeyRecord, YubikeyStore } from '../db/types.js'
 import { phpLooseEquals } from '../wsapi/php-string.js'
 
 export type AcceptReason = Extract<Reason, 'ok' | 'key_disabled' | 'replayed_request' | 'replayed_otp' |
@@ -11,6 +11,8 @@ export interface AcceptOutcome {
   reason: AcceptReason
   /** Secret-free explanation for logs when the reason is a backend failure. */
   detail: string | null
+  /** Sync messages queued with an accepted OTP (a store with a sync pool). */
+  queued?: QueuedSyncRef[]
 }
 
 function isCounter (n: unknown): n is number {
@@ -53,7 +55,7 @@ export async function acceptOtp (store: YubikeyStore, req: AcceptRequest): Promi
     } catch (err) {
       return { reason: 'db_unavailable', detail: `yubikey store: ${describeError(err)}` }
     }
-    if (result.accepted) return { reason: 'ok', detail: null }
+    if (result.accepted) return { reason: 'ok', detail: null, ...(result.queued !== undefined ? { queued: result.queued } : {}) }
     const reason = classifyRefusal(result.current, req)
     if (reason !== null) return { reason, detail: null }
   }

@@ -8,14 +8,16 @@ import { isValidOtp, splitOtp } from '../otp/otp-string.js'
 import { STATUS_OF_REASON, type Reason, type WsapiStatus } from '../outcome.js'
 import {
   getHttpVal, isClientId, isNonce, isNonceMissing, isProtocolV2, isRequestOtp, isTimeoutValid,
-  isTimestampRequested, normaliseRequestOtp, parseSl
+  isTimestampRequested, normaliseRequestOtp, parseSl, SYNC_LEVEL_DEFAULT
 } from '../wsapi/params.js'
 import type { RequestParams } from '../wsapi/query-parse.js'
 import { buildResponse } from '../wsapi/response.js'
 import { decodeClientSecret, verifyRequestSignature } from '../wsapi/signature.js'
 import { acceptOtp, describeError } from './replay.js'
+import { reportedSyncLevel } from '../sync/protocol.js'
+import type { SyncPool } from '../sync/sync-pool.js'
 
-/** All replicas share one database, so every accepted OTP is known to 100% of them. */
+/** Without a sync pool all replicas share one database, so every accepted OTP is known to 100% of them. */
 export const REPORTED_SYNC_LEVEL = '100'
 /** clients.id is a 32-bit INT in yubikey-val's schema: larger (still valid) ids simply match nothing. */
 const MAX_CLIENT_ID = 2147483647
@@ -53,6 +55,16 @@ export interface VerifyServiceOptions {
   now?: () => Date
   /** Server nonce for protocol 1.x requests (32 hex characters). */
   randomNonce?: () => string
+  /** A yubikey-val sync pool: OK only once enough peers confirmed (sl), within the request's timeout. */
+  sync?: VerifySyncOptions
+}
+
+export interface VerifySyncOptions {
+  pool: SyncPool
+  /** Wait when the request gives no `timeout` (yubikey-val: 1 s), ms. */
+  defaultTimeoutMs: number
+  /** Cap on a request's `timeout` (whose 0 means "no limit" in yubikey-val), ms. */
+  maxTimeoutMs: number
 }
 
 export interface VerifyService {
@@ -93,6 +105,13 @@ function firstParameterFailure (r: Request): Reason | null {
   if (!isClientId(r.id)) return 'bad_client_id'
   if (r.v2 && !isNonce(r.nonce)) return 'bad_nonce'
   return null
+}
+
+/** The request's `timeout` (whole seconds, already validated) as a wait in ms. */
+function syncTimeoutMs (timeout: string, sync: VerifySyncOptions): number {
+  if (timeout === '') return sync.defaultTimeoutMs
+  const ms = Number(timeout) * 1000
+  return ms === 0 || !Number.isFinite(ms) ? sync.maxTimeoutMs : Math.min(ms, sync.maxTimeoutMs)
 }
 
 type ClientLookup = { client: ClientRecord | null } | { error: string }
@@ -161,6 +180,7 @@ export function createVerifyService (opts: VerifyServiceOptions): VerifyService 
       if (!decrypted.ok) return finish(decrypted.reason, [], decrypted.detail)
 
       const f = decrypted.fields
+      const acceptedAt = Math.floor(now().getTime() / 1000)
       const accepted = await acceptOtp(opts.yubikeys, {
         publicId: publicId ?? '',
         counter: f.counter,
@@ -168,11 +188,25 @@ export function createVerifyService (opts: VerifyServiceOptions): VerifyService 
         low: f.timestampLow,
         high: f.timestampHigh,
         nonce,
-        now: Math.floor(now().getTime() / 1000)
+        now: acceptedAt,
+        otp: r.otp
       })
       switch (accepted.reason) {
         case 'ok': {
-          const extras: Array<[string, string]> = v2 ? [...echo, ['sl', REPORTED_SYNC_LEVEL]] : []
+          let sl = REPORTED_SYNC_LEVEL
+          if (opts.sync !== undefined) {
+            const { pool } = opts.sync
+            const confirmed = await pool.confirm(accepted.queued ?? [], {
+              otp: r.otp, modified: acceptedAt, publicId: publicId ?? '', counter: f.counter, use: f.sessionUse,
+              high: f.timestampHigh, low: f.timestampLow, nonce
+            }, parseSl(r.sl) ?? SYNC_LEVEL_DEFAULT, syncTimeoutMs(r.timeout, opts.sync))
+            sl = String(reportedSyncLevel(confirmed.valid, pool.peers.length))
+            const peers = `${confirmed.valid} of ${confirmed.required} required peer answers valid, ${confirmed.answers} answers`
+            if (confirmed.keyDisabled) return finish('key_disabled_on_peer', [], 'a peer has the key disabled')
+            if (confirmed.answers > confirmed.valid) return finish('replayed_on_peer', echo, peers)
+            if (confirmed.valid < confirmed.required) return finish('not_enough_answers', [...echo, ['sl', sl]], peers)
+          }
+          const extras: Array<[string, string]> = v2 ? [...echo, ['sl', sl]] : []
           if (isTimestampRequested(r.timestamp)) {
             extras.push(
               ['timestamp', String(f.timestampHigh * 65536 + f.timestampLow)],

@@ -55,7 +55,7 @@ export interface ParsedBody {
 export function parseBody (body: string): ParsedBody {
   expect(body.endsWith('\r\n\r\n')).toBe(true)
   const lines = body.slice(0, -4).split('\r\n')
-  for (const l of lines) expect(l).toMatch(/^[a-z]+=/)
+  for (const l of lines) expect(l).toMatch(/^[a-z_]+=/)
   const pairs = lines.map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)] as [string, string])
   expect(pairs[0]![0]).toBe('h')
   expect(pairs[1]![0]).toBe('t')

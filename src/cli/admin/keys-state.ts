@@ -11,6 +11,7 @@ import { addDatabaseOptions, configFromOptions, type CommonOptionValues } from '
 import { withAeadRepository } from '../keys/aead-repository.js'
 import { parsePublicIdArg } from './aead-locate.js'
 import { formatTable } from './table.js'
+import { queueKeyState } from '../sync/queue-state.js'
 
 /** `keys <name>` with the KSM options (for the AEAD directory) and the database options. */
 export function keysDbCommand (group: Command, name: string): Command {
@@ -110,7 +111,10 @@ function registerActive (group: Command, name: 'enable' | 'disable'): void {
         throw new CliError(`unknown public id ${publicId}: no database row and no AEAD ${where}`)
       }
       const done = active ? 'enabled' : 'disabled'
-      process.stdout.write(result === 'unchanged' ? `key ${publicId} was already ${done}\n` : `key ${publicId} ${done}\n`)
+      // with a sync pool the peers are told too (yubikey-val never carried the flag)
+      const peers = await withCliDatabase(config, async (db) => queueKeyState(db, config.syncPool, [publicId]))
+      const told = peers > 0 ? `; queued for ${peers} sync peer${peers === 1 ? '' : 's'}` : ''
+      process.stdout.write(result === 'unchanged' ? `key ${publicId} was already ${done}${told}\n` : `key ${publicId} ${done}${told}\n`)
     })
 }
 
