@@ -6,8 +6,11 @@ import type { Logger } from 'pino'
 import type { Metrics } from './metrics.js'
 import { registerHealthRoutes, type ReadinessCheck } from './routes/health.js'
 
+/** What /metrics needs: one process's Metrics, or the cluster primary's aggregate of its workers. */
+export type MetricsSource = Pick<Metrics, 'render'> & { readonly registry: { readonly contentType: string } }
+
 export interface AdminAppDeps {
-  metrics: Metrics
+  metrics: MetricsSource
   readiness: ReadinessCheck
   logger: Logger
 }

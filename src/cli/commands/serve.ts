@@ -1,5 +1,7 @@
+import cluster from 'node:cluster'
 import { Option, type Command } from 'commander'
-import type { Config } from '../../config.js'
+import { ConfigError, type Config } from '../../config.js'
+import { isClusterWorker, joinCluster } from '../../server/cluster-worker.js'
 import { asyncStdout, createLogger } from '../../server/logger.js'
 import { startService } from '../../server/service.js'
 import { shutdownService } from '../../server/shutdown.js'
@@ -7,30 +9,13 @@ import { loadTlsMaterial } from '../../server/tls.js'
 import { CliError } from '../errors.js'
 import { ksmFactoryFromConfig, type KsmFactory } from '../ksm-setup.js'
 import { addDatabaseOptions, addDataDirOption, addKsmOptions, configFromOptions, type CommonOptionValues } from '../options.js'
+import { announceListening } from './serve-banner.js'
+import { runClusterPrimary } from './serve-cluster.js'
 
 interface ServeOptions extends CommonOptionValues {
   host?: string
   port?: string
   logLevel?: string
-}
-
-function nextSteps (config: Config, url: string): string {
-  const embedded = config.databaseUrl === null
-  const db = embedded ? `embedded PGlite in ${config.pgliteDir}` : 'PostgreSQL (DATABASE_URL)'
-  return [
-    '',
-    `yubival is listening on ${url}/wsapi/2.0/verify (database: ${db})`,
-    embedded
-      ? 'Next steps. The embedded database admits one process at a time: stop this server (Ctrl-C) to run\n' +
-        '`yubival clients …` commands, then start it again (or use PostgreSQL via DATABASE_URL).'
-      : 'Next steps, in another terminal:',
-    '  yubival clients gen                                 # prints ID,KEY for pam_yubico',
-    '  yubival keys generate --start-public-id vvcccccccccb --count 1 --print ykpersonalize',
-    '                                                      # program a YubiKey with the printed command',
-    'Then in /etc/pam.d/<service>, with /etc/yubikey_mappings holding `user:vvcccccccccb`:',
-    `  auth required pam_yubico.so id=ID key=KEY urllist=${url}/wsapi/2.0/verify authfile=/etc/yubikey_mappings`,
-    ''
-  ].join('\n')
 }
 
 export function registerServeCommand (program: Command): void {
@@ -51,38 +36,45 @@ export function registerServeCommand (program: Command): void {
     }
     if (opts.logLevel !== undefined) extra.logLevel = opts.logLevel as Config['logLevel']
     const config = configFromOptions(opts, extra)
+    if (config.workers > 1 && config.databaseUrl === null) {
+      throw new ConfigError('YUBIVAL_WORKERS', `${config.workers} processes need PostgreSQL (DATABASE_URL): ` +
+        'the embedded PGlite database admits one process at a time; set YUBIVAL_WORKERS=1 or use PostgreSQL')
+    }
+    const worker = isClusterWorker()
     // Every setup problem (TLS files, keyfile, AEAD tree) is a configuration error: exit 2, one line.
+    // The cluster primary checks them too, so a bad setting stops it before it forks anything.
     const tls = loadTlsMaterial(config)
-    const logger = createLogger(config.logLevel, asyncStdout())
+    const baseLogger = createLogger(config.logLevel, asyncStdout())
+    const logger = worker ? baseLogger.child({ worker: cluster.worker?.id, pid: process.pid }) : baseLogger
+    const primary = config.workers > 1 && !worker
     let ksm: KsmFactory
     try {
       ksm = ksmFactoryFromConfig(config, {
-        info: (message) => logger.info(message),
-        warn: (message) => logger.warn(message)
+        info: (message) => { if (!worker) logger.info(message) },
+        warn: (message) => { if (!worker) logger.warn(message) }
       })
     } catch (err) {
       throw err instanceof CliError ? new CliError(err.message, 2) : err
     }
-    const service = await startService(config, { ksm, logger, tls })
+    if (primary) return runClusterPrimary(config, logger, tls !== null)
+
+    let service: Awaited<ReturnType<typeof startService>>
+    try {
+      service = await startService(worker ? { ...config, adminPort: 0 } : config, { ksm, logger, tls })
+    } catch (err) {
+      // A worker's IPC channel would keep it alive after main() reported the error: let it go.
+      if (worker) process.channel?.unref()
+      throw err
+    }
     const address = service.app.server.address()
     const port = typeof address === 'object' && address !== null ? address.port : config.port
-    const host = config.host.includes(':') ? `[${config.host}]` : config.host
-    const scheme = tls === null ? 'http' : 'https'
-    // For people, not log parsers: stderr, once, after the server is really listening.
-    process.stderr.write(nextSteps(config, `${scheme}://${host}:${port}`))
-    const adminAddress = service.admin?.server.address()
-    logger.info({
-      host: config.host,
-      port,
-      scheme,
-      admin: typeof adminAddress === 'object' && adminAddress !== null ? `${config.adminHost}:${adminAddress.port}` : null,
-      database: config.databaseUrl === null ? 'pglite' : 'postgresql'
-    }, 'yubival listening')
 
     let closing = false
     const shutdown = (signal: string): void => {
       if (closing) {
-        // A second signal: the operator does not want to wait for the grace period.
+        // A second signal: the operator does not want to wait for the grace period. In a cluster the
+        // primary relays that (the group's signals reach every worker as well as the primary).
+        if (worker) return
         logger.warn({ signal }, 'second signal; dropping in-flight requests')
         service.abortConnections()
         return
@@ -96,5 +88,11 @@ export function registerServeCommand (program: Command): void {
     }
     process.on('SIGTERM', () => shutdown('SIGTERM'))
     process.on('SIGINT', () => shutdown('SIGINT'))
+    if (worker) {
+      logger.info({ port }, 'worker listening')
+      joinCluster(service.metrics.registry, port, { shutdown, abort: () => service.abortConnections() })
+      return
+    }
+    announceListening(config, logger, { port, tls: tls !== null, adminAddress: service.admin?.server.address(), workers: 1 })
   })
 }

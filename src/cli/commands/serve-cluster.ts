@@ -1,0 +1,25 @@
+// `yubival serve` with YUBIVAL_WORKERS > 1, the primary process: starts the cluster
+// (src/server/cluster.ts), announces it, and turns SIGTERM/SIGINT into a graceful shutdown of every
+// worker (a second signal drops what is still in flight), exiting 0 when all shut down cleanly.
+import type { Logger } from 'pino'
+import type { Config } from '../../config.js'
+import { startCluster, WorkerStartError } from '../../server/cluster.js'
+import { CliError } from '../errors.js'
+import { announceListening } from './serve-banner.js'
+
+export async function runClusterPrimary (config: Config, logger: Logger, tls: boolean): Promise<void> {
+  let primary: Awaited<ReturnType<typeof startCluster>>
+  try {
+    primary = await startCluster(config, logger)
+  } catch (err) {
+    throw err instanceof WorkerStartError ? new CliError(err.message, err.exitCode) : err
+  }
+  const signal = (name: string) => () => primary.shutdown(name)
+  process.on('SIGTERM', signal('SIGTERM'))
+  process.on('SIGINT', signal('SIGINT'))
+  announceListening(config, logger, { port: primary.port, tls, adminAddress: primary.admin?.server.address(), workers: config.workers })
+  void primary.stopped.then((code) => {
+    if (code === 0) logger.info('shut down cleanly')
+    process.exit(code)
+  })
+}

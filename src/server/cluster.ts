@@ -1,0 +1,189 @@
+// `yubival serve` with YUBIVAL_WORKERS > 1: the primary process. It forks the workers (each one the
+// whole Fastify app on the shared public port; the accept statement is atomic in PostgreSQL, so a
+// replayed OTP is refused whichever process sees it), restarts one that dies, owns the admin listener
+// (/metrics summed over the workers, /healthz, /readyz) and shuts the workers down gracefully.
+import cluster, { type Worker } from 'node:cluster'
+import type { FastifyInstance } from 'fastify'
+import type { Logger } from 'pino'
+import { AggregatorRegistry } from 'prom-client'
+import type { Config } from '../config.js'
+import { openDatabase } from '../db/database.js'
+import { expectedMigrationVersion, migrate } from '../db/migrate.js'
+import { buildAdminApp } from './admin-app.js'
+import { isListeningMessage, type ToWorker } from './cluster-worker.js'
+import { createReadiness } from './readiness.js'
+import type { ReadinessCheck } from './routes/health.js'
+import { listen } from './service.js'
+
+// Restart backoff: doubles while workers keep dying young, starts over after a worker ran a while.
+const RESTART_MIN_MS = 100
+const RESTART_MAX_MS = 10_000
+const HEALTHY_RUN_MS = 10_000
+// On top of the workers' own grace period: how long the primary waits for them to exit.
+const EXIT_SLACK_MS = 5_000
+
+/** A worker exited before it ever listened while the cluster was starting (its error is on stderr). */
+export class WorkerStartError extends Error {
+  constructor (readonly exitCode: number) {
+    super(`a worker process exited with code ${exitCode} before it listened; see its message above`)
+    this.name = 'WorkerStartError'
+  }
+}
+
+export interface ClusterPrimary {
+  /** The public port the workers share. */
+  port: number
+  admin: FastifyInstance | null
+  /** First call: graceful shutdown of every worker; a second call tells them to drop what is in flight. */
+  shutdown: (signal: string) => void
+  /** Resolves after a shutdown with the exit code: 0 when every worker shut down cleanly, else 1. */
+  stopped: Promise<number>
+}
+
+export async function startCluster (config: Config, logger: Logger): Promise<ClusterPrimary> {
+  const count = config.workers
+  // Migrations run here once, before any worker starts (the workers then find nothing to apply); the
+  // same small pool answers /readyz.
+  const db = await openDatabase({ ...config, dbPoolSize: 2 }, {
+    onConnectionError: (err) => logger.warn({ reason: 'db_unavailable', err: err.message }, 'database connection lost')
+  })
+  const live = new Map<Worker, { startedAt: number, listening: boolean }>()
+  let port = -1
+  let closing = false
+  let restartDelay = RESTART_MIN_MS
+  const restartTimers = new Set<NodeJS.Timeout>()
+  let admin: FastifyInstance | null = null
+  /** Set once every worker listened: from then on a worker that dies is replaced. */
+  let running = false
+  let exitedUnclean = false
+  let onAllExited: (() => void) | null = null
+  let onStartEvent: (() => void) | null = null
+  let startFailure: number | null = null
+
+  const listeningCount = (): number => [...live.values()].filter((w) => w.listening).length
+  const send = (worker: Worker, message: ToWorker): void => {
+    if (worker.isConnected()) worker.send(message)
+  }
+  const fork = (): void => {
+    const worker = cluster.fork()
+    live.set(worker, { startedAt: Date.now(), listening: false })
+    worker.on('message', (m: unknown) => {
+      if (!isListeningMessage(m)) return
+      port = m.port
+      const state = live.get(worker)
+      if (state !== undefined) state.listening = true
+      if (running) logger.info({ worker: worker.id, pid: worker.process.pid }, 'worker listening')
+      onStartEvent?.()
+    })
+  }
+
+  cluster.on('exit', (worker, code, signal) => {
+    const state = live.get(worker)
+    live.delete(worker)
+    if (closing) {
+      if (code !== 0) exitedUnclean = true
+      if (live.size === 0) onAllExited?.()
+      return
+    }
+    if (!running) {
+      // Still starting: a worker that cannot start (bad port, database down) stops the whole server.
+      startFailure ??= code ?? 1
+      onStartEvent?.()
+      return
+    }
+    const ranMs = Date.now() - (state?.startedAt ?? Date.now())
+    if (ranMs >= HEALTHY_RUN_MS) restartDelay = RESTART_MIN_MS
+    logger.error({ worker: worker.id, pid: worker.process.pid, code, signal, ranMs, restartInMs: restartDelay },
+      'worker process died; starting another')
+    const timer = setTimeout(() => { restartTimers.delete(timer); if (!closing) fork() }, restartDelay)
+    restartTimers.add(timer)
+    restartDelay = Math.min(RESTART_MAX_MS, restartDelay * 2)
+  })
+
+  const stopWorkers = async (graceMs: number): Promise<void> => {
+    for (const t of restartTimers) clearTimeout(t)
+    restartTimers.clear()
+    if (live.size === 0) return
+    const allExited = new Promise<void>((resolve) => { onAllExited = resolve })
+    for (const worker of live.keys()) send(worker, { yubival: 'shutdown' })
+    let timer: NodeJS.Timeout | undefined
+    const late = new Promise<'late'>((resolve) => { timer = setTimeout(() => resolve('late'), graceMs + EXIT_SLACK_MS) })
+    if (await Promise.race([allExited, late]) === 'late') {
+      logger.error({ workers: live.size }, 'worker processes did not exit after the grace period; killing them')
+      exitedUnclean = true
+      for (const worker of live.keys()) worker.process.kill('SIGKILL')
+      await allExited
+    }
+    clearTimeout(timer)
+  }
+
+  try {
+    await migrate(db)
+    const base = createReadiness({
+      db,
+      expectedVersion: await expectedMigrationVersion(),
+      aeadDir: config.aeadStore === 'files' && config.ksmUrls.length === 0 ? config.aeadDir : null,
+      timeoutMs: config.readyTimeoutMs
+    })
+    // Ready while at least one worker serves (a restarting one does not take the instance out).
+    const readiness: ReadinessCheck = async () => {
+      const report = await base()
+      const n = listeningCount()
+      const workers = { ok: n > 0, detail: `${n} of ${count} worker processes listening` }
+      return { ready: report.ready && n > 0, checks: { ...report.checks, workers } }
+    }
+
+    const started = new Promise<void>((resolve, reject) => {
+      onStartEvent = () => {
+        if (startFailure !== null) reject(new WorkerStartError(startFailure))
+        else if (listeningCount() === count) resolve()
+      }
+    })
+    for (let i = 0; i < count; i++) fork()
+    await started
+    onStartEvent = null
+    running = true
+
+    if (config.adminPort !== 0) {
+      const aggregator = new AggregatorRegistry()
+      const app = buildAdminApp({
+        metrics: { registry: aggregator, render: async () => aggregator.clusterMetrics() },
+        readiness,
+        logger
+      })
+      await listen(app, config.adminHost, config.adminPort, 'YUBIVAL_ADMIN_PORT')
+      admin = app
+    }
+  } catch (err) {
+    closing = true
+    await stopWorkers(config.shutdownGraceMs)
+    await db.close().catch(() => undefined)
+    throw err
+  }
+  const runningAdmin = admin
+
+  let resolveStopped: (code: number) => void = () => undefined
+  const stopped = new Promise<number>((resolve) => { resolveStopped = resolve })
+  return {
+    port,
+    admin: runningAdmin,
+    stopped,
+    shutdown: (signal) => {
+      if (closing) {
+        logger.warn({ signal }, 'second signal; workers drop their in-flight requests')
+        for (const worker of live.keys()) send(worker, { yubival: 'abort' })
+        return
+      }
+      closing = true
+      logger.info({ signal, graceMs: config.shutdownGraceMs, workers: live.size },
+        'shutting down: workers stop accepting and finish requests in flight')
+      void Promise.all([stopWorkers(config.shutdownGraceMs), runningAdmin?.close()])
+        .then(async () => db.close())
+        .catch((err: unknown) => {
+          exitedUnclean = true
+          logger.error({ err: err instanceof Error ? err.message : String(err) }, 'error while shutting down')
+        })
+        .then(() => resolveStopped(exitedUnclean ? 1 : 0))
+    }
+  }
+}
