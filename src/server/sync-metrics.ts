@@ -19,18 +19,21 @@ export function createSyncMetrics (registry: Registry, peers: readonly string[],
     labelNames: ['peer'],
     registers
   })
-  const length = new Gauge({ name: 'yubival_sync_queue_length', help: 'Sync messages waiting for a peer', labelNames: ['peer'], registers })
+  // every serve process (YUBIVAL_WORKERS) reports the same table: aggregate gauges with max, not sum
+  const length = new Gauge({ name: 'yubival_sync_queue_length', help: 'Sync messages waiting for a peer', labelNames: ['peer'], registers, aggregator: 'max' })
   const age = new Gauge({
     name: 'yubival_sync_queue_oldest_seconds',
     help: 'Age of the oldest sync message waiting for a peer (0 when none)',
     labelNames: ['peer'],
-    registers
+    registers,
+    aggregator: 'max'
   })
   const failing = new Gauge({
     name: 'yubival_sync_queue_failing',
     help: 'Queued sync messages whose last delivery attempt failed, by peer',
     labelNames: ['peer'],
-    registers
+    registers,
+    aggregator: 'max'
   })
   const labels = peers.map(peerLabel)
   for (const peer of labels) {
