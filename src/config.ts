@@ -77,6 +77,8 @@ export interface Config {
   syncKey: string | null
   /** With a sync key: allowed peers that may still send unsigned requests (yubikey-val nodes). */
   syncUnsignedIps: string[]
+  /** Addresses allowed to call /wsapi/2.0/resync (default: YUBIVAL_SYNC_ALLOWED_IPS). */
+  resyncIps: string[]
   /** How long a verify waits for its peers when the request has no `timeout`, milliseconds. */
   syncTimeoutMs: number
   /** Upper bound for a request's `timeout` (yubikey-val's timeout=0 means "no limit"), milliseconds. */
@@ -136,6 +138,7 @@ export const KNOWN_ENV = [
   'YUBIVAL_SYNC_KEY',
   'YUBIVAL_SYNC_KEY_FILE',
   'YUBIVAL_SYNC_UNSIGNED_IPS',
+  'YUBIVAL_RESYNC_IPS',
   'YUBIVAL_SYNC_TIMEOUT_MS',
   'YUBIVAL_SYNC_MAX_TIMEOUT_MS',
   'YUBIVAL_SYNC_INTERVAL_MS',
@@ -373,7 +376,7 @@ export function loadConfig (rawEnv: NodeJS.ProcessEnv = process.env, overrides: 
   }
 }
 
-type SyncSettings = Pick<Config, 'syncPool' | 'syncAllowedIps' | 'syncKey' | 'syncUnsignedIps' | 'syncTimeoutMs' |
+type SyncSettings = Pick<Config, 'syncPool' | 'syncAllowedIps' | 'syncKey' | 'syncUnsignedIps' | 'resyncIps' | 'syncTimeoutMs' |
 'syncMaxTimeoutMs' | 'syncIntervalMs' | 'syncRequestTimeoutMs' | 'syncParallel' | 'syncQueueLimit'>
 
 function syncSettings (env: NodeJS.ProcessEnv, o: ConfigOverrides): SyncSettings {
@@ -397,6 +400,7 @@ function syncSettings (env: NodeJS.ProcessEnv, o: ConfigOverrides): SyncSettings
     syncAllowedIps,
     syncKey,
     syncUnsignedIps,
+    resyncIps: o.resyncIps ?? parseIpList('YUBIVAL_RESYNC_IPS', env.YUBIVAL_RESYNC_IPS, syncAllowedIps),
     syncTimeoutMs,
     syncMaxTimeoutMs,
     syncIntervalMs: o.syncIntervalMs ?? intSetting('YUBIVAL_SYNC_INTERVAL_MS', env.YUBIVAL_SYNC_INTERVAL_MS, 1000, 10, 3_600_000),

@@ -9,8 +9,9 @@ import { registerVerifyRoutes } from './routes/verify.js'
 import { registerHealthRoutes, type ReadinessCheck } from './routes/health.js'
 import { registerKsmDecryptRoute, type KsmEndpointOptions } from './routes/ksm-decrypt.js'
 import type { TlsMaterial } from './tls.js'
-import { registerSyncRoute } from './routes/sync.js'
+import { registerResyncRoute, registerSyncRoute } from './routes/sync.js'
 import type { createSyncResponder } from '../sync/responder.js'
+import type { createResync } from '../sync/resync.js'
 
 export interface AppTimeouts {
   /** Whole request, including a slow body. */
@@ -35,6 +36,8 @@ export interface AppDeps {
   ksmEndpoint?: KsmEndpointOptions
   /** Answer the sync pool's /wsapi/2.0/sync (absent: 404). */
   syncResponder?: ReturnType<typeof createSyncResponder>
+  /** Answer /wsapi/2.0/resync (absent: 404). */
+  resync?: ReturnType<typeof createResync>
 }
 
 const DEFAULT_TIMEOUTS: AppTimeouts = { requestMs: 10_000, keepAliveMs: 5_000 }
@@ -119,6 +122,7 @@ export function buildApp (deps: AppDeps, serverOptions: Partial<FastifyServerOpt
   registerHealthRoutes(app, deps.readiness)
   if (deps.ksmEndpoint !== undefined) registerKsmDecryptRoute(app, deps.ksmEndpoint)
   if (deps.syncResponder !== undefined) registerSyncRoute(app, deps.syncResponder)
+  if (deps.resync !== undefined) registerResyncRoute(app, deps.resync)
   const verifyService = deps.metrics ? instrumentVerifyService(deps.verifyService, deps.metrics) : deps.verifyService
   // Its own context, so the rate limits cover the verify routes and nothing else.
   void app.register(async (scope) => {

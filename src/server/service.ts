@@ -84,6 +84,7 @@ export async function startService (config: Config, deps: ServiceDeps): Promise<
         ksm, clients: stores.clients, yubikeys: stores.yubikeys, ...(sync.verify !== null ? { sync: sync.verify } : {})
       }),
       syncResponder: sync.responder,
+      resync: sync.resync,
       logger,
       readiness,
       metrics,

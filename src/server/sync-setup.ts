@@ -8,6 +8,8 @@ import { SyncingYubikeysRepository, SyncQueueRepository } from '../db/sync-queue
 import type { YubikeyStore } from '../db/types.js'
 import { createPeerClient, peerLabel } from '../sync/peer-client.js'
 import { createSyncResponder } from '../sync/responder.js'
+import { createResync } from '../sync/resync.js'
+import { YubikeysRepository } from '../db/yubikeys-repository.js'
 import { createSyncPool } from '../sync/sync-pool.js'
 import { createSyncWorker } from '../sync/sync-worker.js'
 import type { VerifySyncOptions } from '../val/verify-service.js'
@@ -19,6 +21,7 @@ export interface RunningSync {
   yubikeys: YubikeyStore | null
   verify: VerifySyncOptions | null
   responder: ReturnType<typeof createSyncResponder>
+  resync: ReturnType<typeof createResync>
   start(): void
   stop(): Promise<void>
 }
@@ -35,8 +38,14 @@ export function startSync (config: Config, db: Database, metrics: Metrics, logge
   const queue = new SyncQueueRepository(db)
   const key = decodeSyncKey(config)
   const responder = createSyncResponder({ store: queue, allowedIps: config.syncAllowedIps, key, unsignedIps: config.syncUnsignedIps })
+  const keys = new YubikeysRepository(db)
+  const resync = createResync({
+    store: { keyExists: async (id) => (await keys.getYubikey(id)) !== null, queueState: async (...a) => queue.queueState(...a) },
+    peers: config.syncPool,
+    allowedIps: config.resyncIps
+  })
   if (config.syncPool.length === 0) {
-    return { yubikeys: null, verify: null, responder, start: () => {}, stop: async () => {} }
+    return { yubikeys: null, verify: null, responder, resync, start: () => {}, stop: async () => {} }
   }
   const observer = createSyncMetrics(metrics.registry, config.syncPool)
   const pool = createSyncPool({ peers: config.syncPool, key, client: createPeerClient(), queue, log, observer })
@@ -61,6 +70,7 @@ export function startSync (config: Config, db: Database, metrics: Metrics, logge
     yubikeys,
     verify: { pool, defaultTimeoutMs: config.syncTimeoutMs, maxTimeoutMs: config.syncMaxTimeoutMs },
     responder,
+    resync,
     start: () => {
       log.info({ peers: config.syncPool.map(peerLabel), signed: key !== null }, 'sync pool: worker started')
       worker.start()

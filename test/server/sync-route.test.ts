@@ -9,6 +9,7 @@ import { YubikeysRepository } from '../../src/db/yubikeys-repository.js'
 import { buildApp } from '../../src/server/app.js'
 import { createLogger } from '../../src/server/logger.js'
 import { createSyncResponder } from '../../src/sync/responder.js'
+import { createResync } from '../../src/sync/resync.js'
 import type { VerifyService } from '../../src/val/verify-service.js'
 import { createTestDatabase, testBackends, type TestDatabase } from '../helpers/database.js'
 import { EMPTY, expectSignedWith, hmac, signString } from '../val/helpers.js'
@@ -21,6 +22,7 @@ const PAIRS: Array<[string, string]> = [
   ['otp', OTP], ['modified', '1700000000'], ['yk_publicname', PUB], ['yk_counter', '5'], ['yk_use', '3'],
   ['yk_high', '21'], ['yk_low', '36160'], ['nonce', 'kakakakakakakakakakakaka']
 ]
+const PEERS = ['http://10.0.0.2/wsapi/2.0/sync', 'http://10.0.0.3/wsapi/2.0/sync']
 const query = (pairs: Array<[string, string]>): string => pairs.map(([k, v]) => `${k}=${encodeURIComponent(v)}`).join('&')
 const signed = (pairs: Array<[string, string]>, key: Uint8Array): string => `${query(pairs)}&h=${encodeURIComponent(hmac(signString(pairs), key))}`
 
@@ -35,7 +37,13 @@ describe.each(testBackends())('/wsapi/2.0/sync on %s', (backend) => {
     const syncResponder = createSyncResponder({
       store: new SyncQueueRepository(t.db), allowedIps: opts.allowed ?? ['127.0.0.1'], key: opts.key ?? null, unsignedIps: opts.unsigned ?? []
     })
-    const a = buildApp({ verifyService: noVerify, logger: createLogger('info', sink), readiness: async () => ({ ready: true, checks: {} }), syncResponder })
+    const queue = new SyncQueueRepository(t.db)
+    const resync = createResync({
+      store: { keyExists: async (id) => (await keys.getYubikey(id)) !== null, queueState: async (...a) => queue.queueState(...a) },
+      peers: PEERS,
+      allowedIps: opts.allowed ?? ['127.0.0.1']
+    })
+    const a = buildApp({ verifyService: noVerify, logger: createLogger('info', sink), readiness: async () => ({ ready: true, checks: {} }), syncResponder, resync })
     await a.ready()
     apps.push(a)
     return a
@@ -55,7 +63,10 @@ describe.each(testBackends())('/wsapi/2.0/sync on %s', (backend) => {
     await Promise.all(apps.map(async (a) => a.close()))
     await t.drop()
   })
-  beforeEach(async () => { await t.db.query('DELETE FROM yubikeys') })
+  beforeEach(async () => {
+    await t.db.query('DELETE FROM yubikeys')
+    await t.db.query('DELETE FROM sync_queue')
+  })
 
   test('check order: empty query, then the IP, then the parameters (all answers signed with the empty key)', async () => {
     const a = await app()
@@ -122,5 +133,28 @@ describe.each(testBackends())('/wsapi/2.0/sync on %s', (backend) => {
     const plain = buildApp({ verifyService: noVerify, logger: createLogger('silent'), readiness: async () => ({ ready: true, checks: {} }) })
     apps.push(plain)
     expect((await plain.inject({ method: 'GET', url: `/wsapi/2.0/sync?${query(PAIRS)}` })).statusCode).toBe(404)
+  })
+
+  test('/wsapi/2.0/resync answers as resync.php and queues the local state for every peer', async () => {
+    const a = await app()
+    const resync = async (q: string, ip = '127.0.0.1', method: 'GET' | 'POST' = 'GET') => {
+      const res = method === 'GET'
+        ? await a.inject({ method, url: `/wsapi/2.0/resync?${q}`, remoteAddress: ip })
+        : await a.inject({ method, url: '/wsapi/2.0/resync', payload: q, headers: { 'content-type': 'application/x-www-form-urlencoded' }, remoteAddress: ip })
+      expect(res.statusCode).toBe(200)
+      return res.body
+    }
+    expect(await resync('yk=all', '10.1.1.1')).toBe('ERROR Authorization failed (logged 10.1.1.1)\n')
+    expect(await resync('x=1')).toBe('ERROR Missing parameter\n')
+    expect(await resync('yk=abc')).toBe('ERROR Unknown yk value: abc\n')
+    expect(await resync(`yk=${PUB}`)).toBe(`ERROR Unknown yubikey: ${PUB}\n`)
+    await get(a, query(PAIRS))
+    await keys.accept({ publicId: 'cccccccccccb', counter: 1, use: 0, low: 0, high: 0, nonce: 'x', now: 1 })
+    expect(await resync(`yk=${PUB}`, '127.0.0.1', 'POST')).toBe(`OK Initiated resync of ${PUB}\n`)
+    const rows = async () => (await t.db.query<{ server: string, yk_publicname: string, yk_counter: number, kind: string }>(
+      'SELECT server, yk_publicname, yk_counter, kind FROM sync_queue ORDER BY yk_publicname, server')).rows
+    expect(await rows()).toEqual(PEERS.map((server) => ({ server, yk_publicname: PUB, yk_counter: 5, kind: 'state' })))
+    expect(await resync('yk=all')).toBe('OK Initiated resync of all\n')
+    expect((await rows()).map((r) => r.yk_publicname)).toEqual(['cccccccccccb', 'cccccccccccb', PUB, PUB])
   })
 })
