@@ -4,6 +4,7 @@ import path from 'node:path'
 import { afterEach, describe, expect, test } from 'vitest'
 import { credentials } from '../ksm/fixtures.js'
 import { freePort, startServer } from '../helpers/server-process.js'
+import { runCli } from '../helpers/cli.js'
 import { adminEnv, fixtureOtp, type AdminEnv } from './admin-env.js'
 
 let a: AdminEnv
@@ -153,6 +154,31 @@ describe('doctor', () => {
       const down = a.cli(['doctor', '--url', `http://127.0.0.1:${closed}`, '--id', id, '--key', key])
       expect(down.status).toBe(1)
       expect(down.stdout).toMatch(/FAIL {2}live verify: http:\/\/127\.0\.0\.1:\d+\/wsapi\/2\.0\/verify: fetch failed \(.*ECONNREFUSED.*\)\n/)
+    } finally {
+      await server.stop()
+    }
+  })
+
+  // PostgreSQL only: an embedded database admits one process, and the server holds it
+  test.skipIf(process.env.TEST_DATABASE_URL === undefined)('with the AEADs in the database the throwaway key is an aead_table row, removed afterwards', async () => {
+    a = await adminEnv({ folders: ['1'] })
+    const env = { ...a.env, YUBIVAL_AEAD_STORE: 'database' }
+    const [id, key] = a.cli(['clients', 'gen']).stdout.trim().split(',') as [string, string]
+    expect(a.cli(['keys', 'copy', '--from', 'files', '--to', 'database']).status).toBe(0)
+    const server = await startServer(env)
+    try {
+      const r = runCli(['doctor', '--url', server.url, '--id', id, '--key', key], { env })
+      expect(r.stdout).toMatch(/ok {4}live verify: .* answered OK for a new OTP of throwaway key vv[cbdefghijklnrtuv]{10} /)
+      expect(r.stdout).toContain('ok    live replay: the same OTP again was answered REPLAYED_OTP\n')
+      expect(r.stdout).toMatch(/ok {4}live cleanup: throwaway key vv[cbdefghijklnrtuv]{10} removed\n/)
+      // no file was written, and no row is left
+      expect(readdirSync(path.join(a.aeadDir, '1')).sort()).toEqual(['cc', 'cr', 'dt', 'ft', 'vv'])
+      await a.db.reopen()
+      try {
+        expect((await a.db.db.query("SELECT count(*)::int AS n FROM aead_table WHERE public_id LIKE 'vv%' AND public_id <> 'vvvvvvvvvvvv'")).rows).toEqual([{ n: 0 }])
+      } finally {
+        await a.db.close()
+      }
     } finally {
       await server.stop()
     }

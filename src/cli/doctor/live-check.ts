@@ -1,12 +1,14 @@
 // `doctor --url --id --key`: a round trip through the running server with a throwaway YubiKey. An AEAD
-// for a random public id is written under the first configured key handle, an OTP is made for it,
+// for a random public id is written under the first configured key handle (a file, or an aead_table row
+// with YUBIVAL_AEAD_STORE=database), an OTP is made for it,
 // verified (signed request, response signature checked) and replayed (must be REPLAYED_OTP); then the
 // AEAD and the row the server created are removed. The throwaway secret only ever lives in this process.
 import { randomBytes } from 'node:crypto'
 import type { Config } from '../../config.js'
 import type { Database } from '../../db/database.js'
+import { deleteAeadRows, insertAeadRows } from '../../db/aead-table-admin.js'
 import { deleteYubikeyRow } from '../../db/yubikeys-admin.js'
-import { makeYubikeyAeadFile, nonceFromPublicId, parseKeyHandle, writeAeadFile, type Keyfile } from '../../ksm/index.js'
+import { makeYubikeyAeadFile, nonceFromPublicId, parseAeadFile, parseKeyHandle, writeAeadFile, type Keyfile } from '../../ksm/index.js'
 import { bytesToModhex, encodeOtp } from '../../otp/index.js'
 import { decodeClientSecret, signaturesEqual, signParams } from '../../wsapi/signature.js'
 import { locateAeads, removeAeadFile } from '../admin/aead-locate.js'
@@ -67,16 +69,26 @@ export async function liveChecks (config: Config, keyfile: Keyfile | null, db: D
   const kh = parseKeyHandle(config.keyHandles[0]!)
   const khKey = keyfile?.get(kh.value)
   if (khKey === undefined) return [check('live verify', 'fail', `cannot make a throwaway key: the keyfile has no key for key handle ${kh.typed}`)]
+  if (config.ksmUrls.length > 0) return [check('live verify', 'skip', 'remote KSMs (YUBIVAL_KSM_URLS) cannot know a throwaway key')]
+  const inTable = config.aeadStore === 'database'
+  if (inTable && db === null) return [check('live verify', 'fail', 'the AEAD store is the database (YUBIVAL_AEAD_STORE=database), which could not be opened')]
   const publicId = `vv${bytesToModhex(randomBytes(5))}`
-  if ((await locateAeads(config.aeadDir, publicId)).length > 0) return [check('live verify', 'fail', `throwaway public id ${publicId} exists; run again`)]
+  if (!inTable && (await locateAeads(config.aeadDir, publicId)).length > 0) return [check('live verify', 'fail', `throwaway public id ${publicId} exists; run again`)]
   const aesKey = randomBytes(16)
   const privateUid = randomBytes(6)
   const clientKey = decodeClientSecret(opts.key)
   const results: CheckResult[] = []
   let file: string | null = null
+  let row = false
   try {
-    file = await writeAeadFile(config.aeadDir, kh.typed, publicId,
-      makeYubikeyAeadFile({ key: khKey, keyHandle: kh.value, nonce: nonceFromPublicId(publicId), aesKey, privateUid }))
+    const bytes = makeYubikeyAeadFile({ key: khKey, keyHandle: kh.value, nonce: nonceFromPublicId(publicId), aesKey, privateUid })
+    if (inTable && db !== null) {
+      const e = parseAeadFile(bytes, { folderKeyHandle: kh.value, publicId })
+      await insertAeadRows(db, [{ publicId, keyHandle: e.keyHandle, nonce: e.nonce, aead: e.aead }], { force: false })
+      row = true
+    } else {
+      file = await writeAeadFile(config.aeadDir, kh.typed, publicId, bytes)
+    }
     const otp = encodeOtp({ publicId, aesKey, privateUid, counter: 1, sessionUse: 0, timestampHigh: randomBytes(1)[0]!, timestampLow: randomBytes(2).readUInt16LE(0) })
     const first = await verifyRequest(url, opts, clientKey, otp)
     const okFirst = first.signatureOk && first.fields.get('status') === 'OK'
@@ -92,13 +104,20 @@ export async function liveChecks (config: Config, keyfile: Keyfile | null, db: D
   } finally {
     aesKey.fill(0)
     privateUid.fill(0)
-    results.push(await cleanup(config, db, publicId, file))
+    results.push(await cleanup(config, db, publicId, file, row))
   }
   return results
 }
 
-async function cleanup (config: Config, db: Database | null, publicId: string, file: string | null): Promise<CheckResult> {
+async function cleanup (config: Config, db: Database | null, publicId: string, file: string | null, row: boolean): Promise<CheckResult> {
   const left: string[] = []
+  if (row && db !== null) {
+    try {
+      await deleteAeadRows(db, publicId)
+    } catch (err) {
+      left.push(`its aead_table row (${oneLine(err)})`)
+    }
+  }
   if (file !== null) {
     try {
       await removeAeadFile(config.aeadDir, { folder: config.keyHandles[0]!, path: file })
