@@ -45,7 +45,8 @@ export function backoffMs (intervalMs: number, attempts: number): number {
 
 export function createSyncWorker (opts: SyncWorkerOptions): SyncWorker {
   const nowMs = opts.nowMs ?? Date.now
-  const batch = opts.batch ?? 1000
+  // small batches keep leases short: a process that dies mid-pass delays its rows by one lease at most
+  const batch = opts.batch ?? 100
   const peers = opts.pool.peers
   const controller = new AbortController()
   let timer: NodeJS.Timeout | null = null
