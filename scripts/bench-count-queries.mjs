@@ -1,7 +1,7 @@
 // Preloaded into the benchmarked `yubival serve` (node --import) to count database round trips: every
 // pg Client.query call is one (named statements are parsed, bound and executed in one exchange). On
 // SIGUSR2 the counts so far, by prepared-statement name ("unnamed" for the rest), are written as JSON to
-// the file named by BENCH_QUERY_COUNT_FILE.
+// the file named by BENCH_QUERY_COUNT_FILE plus `.<pid>` (one per process: a cluster has several).
 import { writeFileSync } from 'node:fs'
 import pg from 'pg'
 
@@ -14,5 +14,5 @@ if (file !== undefined && file !== '') {
     counts[name] = (counts[name] ?? 0) + 1
     return query.apply(this, args)
   }
-  process.on('SIGUSR2', () => writeFileSync(file, `${JSON.stringify(counts)}\n`))
+  process.on('SIGUSR2', () => writeFileSync(`${file}.${process.pid}`, `${JSON.stringify(counts)}\n`))
 }

@@ -1,7 +1,7 @@
 // /proc readings for the benchmark: CPU time and RSS of a process, and how busy the whole machine was
 // (other work on a shared 2-core machine shows up as "other" CPU next to server, load generator and
 // PostgreSQL).
-import { readFileSync } from 'node:fs'
+import { readdirSync, readFileSync } from 'node:fs'
 import os from 'node:os'
 
 // USER_HZ: 100 on every Linux architecture Node supports (sysconf(_SC_CLK_TCK)).
@@ -55,11 +55,36 @@ export function pidsCpuDelta (before, after) {
   return sum
 }
 
-/** Samples the RSS of pid every intervalMs until stopped; returns the peak. */
-export function rssSampler (pid, intervalMs = 200) {
-  let peak = processRssMb(pid) ?? 0
-  const timer = setInterval(() => { peak = Math.max(peak, processRssMb(pid) ?? 0) }, intervalMs)
-  return { stop: () => { clearInterval(timer); return Math.max(peak, processRssMb(pid) ?? 0) } }
+/** pid and all its descendants (a cluster primary and its workers), from the parent pids in /proc. */
+export function processTree (pid) {
+  const parentOf = new Map()
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8')
+      parentOf.set(Number(name), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]))
+    } catch { /* gone meanwhile */ }
+  }
+  const tree = [pid]
+  for (let i = 0; i < tree.length; i++) for (const [child, parent] of parentOf) if (parent === tree[i]) tree.push(child)
+  return tree
+}
+
+/**
+ * Samples the RSS of a set of processes every intervalMs until stopped; returns the peak of their sum
+ * and the peak of the largest single one (they differ when a cluster primary has workers).
+ */
+export function rssSampler (pids, intervalMs = 200) {
+  let total = 0
+  let largest = 0
+  const sample = () => {
+    const each = pids.map((pid) => processRssMb(pid) ?? 0)
+    total = Math.max(total, each.reduce((a, b) => a + b, 0))
+    largest = Math.max(largest, ...each)
+  }
+  sample()
+  const timer = setInterval(sample, intervalMs)
+  return { stop: () => { clearInterval(timer); sample(); return { total, largest } } }
 }
 
 export function machineInfo () {

@@ -1,6 +1,8 @@
 // Markdown rendering of a benchmark result (scripts/bench.mjs writes it next to the JSON).
 
 const fmt = (v, digits = 0) => v === null || v === undefined || Number.isNaN(v) ? '–' : v.toFixed(digits)
+/** Sum over the server's processes, with the largest one in brackets when there are several. */
+const rss = (server) => server.processes > 1 ? `${fmt(server.rssPeakMb)} (${fmt(server.rssPeakLargestMb)})` : fmt(server.rssPeakMb)
 const ms = (v) => v === null || v === undefined ? '–' : v < 10 ? v.toFixed(2) : v.toFixed(1)
 
 function statuses (s) {
@@ -30,7 +32,7 @@ function runTables (runs, withCeiling) {
   if (withCeiling) costHead.push('ceiling µs/op: client + PG')
   costHead.push('machine busy %', 'statements/verify', 'other statements')
   const cost = runs.map((r) => {
-    const row = [r.concurrency, r.signed ? 'yes' : 'no', fmt(r.server.cpuPct), fmt(r.server.cpuUsPerVerify), fmt(r.server.rssPeakMb),
+    const row = [r.concurrency, r.signed ? 'yes' : 'no', fmt(r.server.cpuPct), fmt(r.server.cpuUsPerVerify), rss(r.server),
       fmt(r.postgres?.cpuUsPerVerify), fmt(r.loadgen.cpuUsPerVerify)]
     if (withCeiling) {
       const c = r.ceiling
@@ -51,7 +53,10 @@ export function renderMarkdown (result) {
     '',
     `Keys: ${result.keys.count} (${result.keys.provisioned}); load average before ${result.loadBefore.join(' / ')}, ` +
       `after ${result.loadAfter.join(' / ')}; ${result.options.duration} s per run; server log level ${result.options.logLevel}` +
-      (result.options.serverEnv.length > 0 ? `; server env ${result.options.serverEnv.join(' ')}` : '') + '.',
+      (result.options.serverEnv.length > 0 ? `; server env ${result.options.serverEnv.join(' ')}` : '') +
+      ((result.options.workers ?? 1) > 1
+        ? `; YUBIVAL_WORKERS=${result.options.workers} (server CPU and RSS: primary + workers summed; largest process in brackets)`
+        : '') + '.',
     '',
     `Start-up with ${result.keys.count} keys (spawn → /healthz 200 / → /readyz 200): ` +
       `${result.startups.map((s) => `${s.backend} ${s.healthyMs} / ${s.readyMs} ms`).join('; ')}.`,

@@ -6,6 +6,7 @@ import { once } from 'node:events'
 import { existsSync, openSync, readFileSync, rmSync } from 'node:fs'
 import net from 'node:net'
 import path from 'node:path'
+import { processTree } from './bench-proc.mjs'
 
 const ROOT = path.resolve(import.meta.dirname, '..')
 export const BIN = path.join(ROOT, 'bin', 'yubival')
@@ -68,16 +69,24 @@ export async function startBenchServer ({ env, logFile, nodeArgs = [], workDir }
       pid: child.pid,
       url,
       startup: { healthyMs: Math.round(healthyMs), readyMs: Math.round(readyMs) },
-      /** Database statements the server has issued so far, by prepared-statement name. */
+      /** The server's processes: the cluster primary and its workers with YUBIVAL_WORKERS > 1. */
+      pids: () => processTree(child.pid),
+      /** Database statements the server's processes have issued so far, by prepared-statement name. */
       async queries () {
-        rmSync(counterFile, { force: true })
-        child.kill('SIGUSR2')
-        for (let i = 0; i < 400; i++) {
-          const text = existsSync(counterFile) ? readFileSync(counterFile, 'utf8') : ''
-          if (text.endsWith('\n')) return JSON.parse(text)
-          await sleep(5)
+        const total = {}
+        for (const pid of processTree(child.pid)) {
+          const file = `${counterFile}.${pid}`
+          rmSync(file, { force: true })
+          process.kill(pid, 'SIGUSR2')
+          let text = ''
+          for (let i = 0; i < 400 && !text.endsWith('\n'); i++) {
+            await sleep(5)
+            text = existsSync(file) ? readFileSync(file, 'utf8') : ''
+          }
+          if (!text.endsWith('\n')) throw new Error(`server process ${pid} did not report its query count`)
+          for (const [name, n] of Object.entries(JSON.parse(text))) total[name] = (total[name] ?? 0) + n
         }
-        throw new Error('the server did not report its query count')
+        return total
       },
       async stop () {
         if (child.exitCode !== null) return child.exitCode

@@ -5,7 +5,7 @@
 //
 //   node scripts/bench.mjs [--keys 10000] [--duration 10] [--concurrency 1,8,32,128] [--no-signed]
 //     [--warmup 3] [--startups 3] [--keys-dir DIR (kept, reused)] [--pglite-duration 5 | --no-pglite]
-//     [--ceiling-pool-max 32] [--log-level info] [--server-env NAME=VALUE ...] [--profile]
+//     [--ceiling-pool-max 32] [--log-level info] [--server-env NAME=VALUE ...] [--profile] [--workers 1]
 //     [--admin-url URL] [--out bench-results] [--keep]
 //
 // PostgreSQL: DATABASE_URL if set (used as is, never dropped), else a fresh database on --admin-url
@@ -46,6 +46,8 @@ const { values: opt } = parseArgs({
     'log-level': { type: 'string', default: 'info' },
     'server-env': { type: 'string', multiple: true, default: [] },
     profile: { type: 'boolean', default: false },
+    // YUBIVAL_WORKERS of the measured server (PostgreSQL part; PGlite admits one process)
+    workers: { type: 'string', default: '1' },
     out: { type: 'string', default: path.join(ROOT, 'bench-results') },
     keep: { type: 'boolean', default: false }
   }
@@ -66,7 +68,8 @@ const options = {
   ceilingPoolMax: num('ceiling-pool-max'),
   logLevel: opt['log-level'],
   serverEnv: opt['server-env'],
-  profile: opt.profile
+  profile: opt.profile,
+  workers: num('workers')
 }
 const serverEnvExtra = Object.fromEntries(options.serverEnv.map((kv) => {
   const i = kv.indexOf('=')
@@ -230,7 +233,7 @@ async function main () {
     YUBIVAL_LOG_LEVEL: options.logLevel,
     ...serverEnvExtra
   }
-  const pgEnv = { ...baseEnv, YUBIVAL_DATA_DIR: path.join(workDir, 'data'), DATABASE_URL: databaseUrl }
+  const pgEnv = { ...baseEnv, YUBIVAL_DATA_DIR: path.join(workDir, 'data'), DATABASE_URL: databaseUrl, YUBIVAL_WORKERS: String(options.workers) }
   cli(['migrate'], pgEnv)
   const client = parseClient(cli(['clients', 'gen'], pgEnv))
   {
@@ -272,16 +275,18 @@ async function main () {
     })
     const q0 = await server.queries()
     const pgBefore = backend === 'postgresql' ? pidsCpuMs(await backendPids()) : null
-    const s0 = processCpuMs(server.pid)
+    // every server process: a cluster primary and its workers
+    const serverPids = server.pids()
+    const s0 = pidsCpuMs(serverPids)
     const l0 = processCpuMs(load.pid)
     const m0 = machineCpuMs()
     let rss = null
-    const rssStart = setTimeout(() => { rss = rssSampler(server.pid) }, 0)
+    const rssStart = setTimeout(() => { rss = rssSampler(serverPids) }, 0)
     const r = await load.run({ cmd: 'http', url: server.url, connections: concurrency, duration })
     clearTimeout(rssStart)
-    const rssPeakMb = rss?.stop() ?? null
+    const rssPeak = rss?.stop() ?? null
     const m1 = machineCpuMs()
-    const s1 = processCpuMs(server.pid)
+    const s1 = pidsCpuMs(serverPids)
     const l1 = processCpuMs(load.pid)
     const pgCpu = pgBefore === null ? null : pidsCpuDelta(pgBefore, pidsCpuMs(await backendPids()))
     const q1 = await server.queries()
@@ -292,7 +297,7 @@ async function main () {
     const perSec = r.responses / r.seconds
     if (label !== 'warmup') bestRate = Math.max(bestRate, perSec)
     const wallMs = r.seconds * 1000
-    const serverMs = s1 - s0
+    const serverMs = pidsCpuDelta(s0, s1)
     const busy = m1.busy - m0.busy
     const run = {
       backend,
@@ -311,7 +316,10 @@ async function main () {
       server: {
         cpuPct: round(serverMs / wallMs * 100),
         cpuUsPerVerify: round(serverMs * 1000 / Math.max(1, r.responses)),
-        rssPeakMb: rssPeakMb === null ? null : round(rssPeakMb)
+        rssPeakMb: rssPeak === null ? null : round(rssPeak.total),
+        // the largest single process (differs from the sum with workers)
+        rssPeakLargestMb: rssPeak === null ? null : round(rssPeak.largest),
+        processes: serverPids.length
       },
       postgres: pgCpu === null ? null : { cpuPct: round(pgCpu / wallMs * 100), cpuUsPerVerify: round(pgCpu * 1000 / Math.max(1, r.responses)) },
       loadgen: {
