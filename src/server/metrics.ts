@@ -53,6 +53,9 @@ export function createMetrics (opts: { defaultMetrics?: boolean } = {}): Metrics
 
   // Zero series for every known label value, so rate() and alerts work before the first event.
   for (const reason of REASONS) verifyTotal.inc({ status: STATUS_OF_REASON[reason], reason }, 0)
+  // The per-verify series, resolved once: prom-client would otherwise hash the label set on every call.
+  const verifyByReason = new Map(REASONS.map((reason) => [reason, verifyTotal.labels({ status: STATUS_OF_REASON[reason], reason })]))
+  const durationByStatus = new Map<string, ReturnType<typeof verifyDuration.labels>>()
   for (const reason of KSM_FAILURE_REASONS) ksmFailures.inc({ reason }, 0)
   for (const kind of ['otp', 'request']) replays.inc({ kind }, 0)
   for (const limit of ['ip', 'client']) rateLimited.inc({ limit }, 0)
@@ -60,8 +63,15 @@ export function createMetrics (opts: { defaultMetrics?: boolean } = {}): Metrics
   return {
     registry,
     verify (status, reason, durationMs) {
-      verifyTotal.inc({ status, reason })
-      verifyDuration.observe({ status }, durationMs / 1000)
+      const counted = verifyByReason.get(reason)
+      if (counted !== undefined && STATUS_OF_REASON[reason] === status) counted.inc()
+      else verifyTotal.inc({ status, reason })
+      let timer = durationByStatus.get(status)
+      if (timer === undefined) {
+        timer = verifyDuration.labels({ status })
+        durationByStatus.set(status, timer)
+      }
+      timer.observe(durationMs / 1000)
       if (KSM_REASONS.has(reason)) ksmFailures.inc({ reason: reason as KsmFailureReason })
       if (reason === 'replayed_otp') replays.inc({ kind: 'otp' })
       if (reason === 'replayed_request') replays.inc({ kind: 'request' })
