@@ -14,11 +14,12 @@ export interface QueuedMessage extends QueuedRef {
   attempts: number
 }
 
-// A newer message for the same peer, key and kind replaces the queued one (new nonce, fresh attempts).
+// A newer message for the same peer, key and kind replaces the queued one (new nonce, fresh attempts);
+// a resync (no flag) does not erase an explicit enable/disable still waiting to be delivered.
 const QUEUE_REPLACE_SQL = `ON CONFLICT (server, yk_publicname, kind) DO UPDATE SET
     server_nonce = EXCLUDED.server_nonce, otp = EXCLUDED.otp, modified = EXCLUDED.modified,
     yk_counter = EXCLUDED.yk_counter, yk_use = EXCLUDED.yk_use, yk_high = EXCLUDED.yk_high,
-    yk_low = EXCLUDED.yk_low, nonce = EXCLUDED.nonce, active = EXCLUDED.active, queued_at = EXCLUDED.queued_at,
+    yk_low = EXCLUDED.yk_low, nonce = EXCLUDED.nonce, active = coalesce(EXCLUDED.active, q.active), queued_at = EXCLUDED.queued_at,
     next_attempt_at = EXCLUDED.next_attempt_at, attempts = 0, last_error = NULL`
 
 // The accept statement of YubikeysRepository plus, in the same statement (so a crash can never accept
@@ -192,8 +193,12 @@ export class SyncQueueRepository {
       WHERE id = $1 AND server_nonce = $2`, [ref.id, ref.serverNonce, nextAt, error.slice(0, 200), countAttempt ? 1 : 0], 'yubival_sync_retry')
   }
 
-  /** Queues every key's counters and active flag (or those of `publicIds`) for every peer. */
-  async queueState (peers: readonly string[], publicIds: readonly string[] | 'all', nowMs: number): Promise<number> {
+  /**
+   * Queues every key's counters (or those of `publicIds`) for every peer. `flag`: 'explicit' (keys
+   * enable/disable) carries the active flag as it is here; 'resync' carries only a disable, so a routine
+   * resync from a node that has not heard of a revocation yet can never re-enable the key elsewhere.
+   */
+  async queueState (peers: readonly string[], publicIds: readonly string[] | 'all', nowMs: number, flag: 'explicit' | 'resync' = 'resync'): Promise<number> {
     if (peers.length === 0) return 0
     const all = publicIds === 'all'
     const { rows } = await this.db.query<{ n: number }>(`WITH ins AS (
@@ -202,12 +207,12 @@ export class SyncQueueRepository {
       SELECT 'state', p.server, y.yk_publicname, replace(gen_random_uuid()::text, '-', ''),
         y.yk_publicname || repeat('c', 32), greatest(y.modified, 0), y.yk_counter, y.yk_use, y.yk_high, y.yk_low,
         CASE WHEN y.nonce ~ '^[A-Za-z0-9]{16,40}$' THEN y.nonce ELSE replace(gen_random_uuid()::text, '-', '') END,
-        coalesce(y.active, FALSE), $2, $2, 0, NULL
+        CASE WHEN $5 OR NOT coalesce(y.active, FALSE) THEN coalesce(y.active, FALSE) END, $2, $2, 0, NULL
       FROM yubikeys y CROSS JOIN unnest($1::text[]) AS p(server)
       WHERE ($3 OR y.yk_publicname = ANY($4::text[])) AND y.yk_publicname ~ '^[cbdefghijklnrtuv]{1,16}$'
       ${QUEUE_REPLACE_SQL}
       RETURNING 1)
-      SELECT count(*)::int AS n FROM ins`, [peers, nowMs, all, all ? [] : publicIds])
+      SELECT count(*)::int AS n FROM ins`, [peers, nowMs, all, all ? [] : publicIds, flag === 'explicit'])
     return rows[0]?.n ?? 0
   }
 
@@ -221,7 +226,7 @@ export class SyncQueueRepository {
   /** Drops the oldest messages beyond `limit`; the number dropped per peer. */
   async trim (limit: number): Promise<Map<string, number>> {
     const { rows } = await this.db.query<{ server: string, n: number }>(`WITH total AS (SELECT count(*) AS n FROM sync_queue),
-      dropped AS (DELETE FROM sync_queue WHERE id IN (SELECT id FROM sync_queue ORDER BY id
+      dropped AS (DELETE FROM sync_queue WHERE id IN (SELECT id FROM sync_queue ORDER BY queued_at, id
         LIMIT greatest((SELECT n FROM total) - $1, 0)) RETURNING server)
       SELECT server, count(*)::int AS n FROM dropped GROUP BY server`, [limit])
     return new Map(rows.map((r) => [r.server, r.n]))

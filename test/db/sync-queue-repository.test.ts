@@ -127,7 +127,9 @@ describe.each(testBackends())('sync queue on %s', (backend) => {
     await keys.accept(otp(5, 3))
     await keys.accept(otp(1, 0, { publicId: 'cccccccccccd', nonce: 'x' }))
     await queue.disableKey('cccccccccccd')
-    expect(await queue.queueState(PEERS, [PUB], nowMs)).toBe(2)
+    // keys enable/disable: the flag as it is here
+    expect(await queue.queueState(PEERS, [PUB], nowMs, 'explicit')).toBe(2)
+    // a resync carries only disables, and does not erase the explicit flag still queued
     expect(await queue.queueState(PEERS, 'all', nowMs)).toBe(4)
     const rows = await queue.claimDue(PEERS, nowMs, nowMs + 1000, 10)
     expect(rows).toHaveLength(4)
@@ -141,5 +143,19 @@ describe.each(testBackends())('sync queue on %s', (backend) => {
     expect((await queue.stats()).reduce((a, s) => a + s.rows, 0)).toBe(1)
     expect(await queue.trim(1)).toEqual(new Map())
     expect(await queue.purge({ keep: [] })).toBe(1)
+    // a resync of an active key says nothing about the flag: it cannot re-enable a key revoked elsewhere
+    await queue.queueState(PEERS, [PUB], nowMs)
+    expect((await queue.claimDue(PEERS, nowMs, nowMs + 1000, 10)).map((r) => r.message.active)).toEqual([null, null])
+  })
+
+  test('trim drops the messages queued longest ago first, not the lowest ids', async () => {
+    await keys.accept(otp(5, 3))
+    await keys.accept(otp(1, 0, { publicId: 'cccccccccccd', nonce: 'x' }))
+    await queue.queueState([PEERS[0]!], [PUB], nowMs)
+    await queue.queueState([PEERS[0]!], ['cccccccccccd'], nowMs + 1)
+    // PUB's row is replaced by a newer message: it keeps its id but is now the freshest
+    await queue.queueState([PEERS[0]!], [PUB], nowMs + 2)
+    await queue.trim(1)
+    expect((await queue.claimDue(PEERS, nowMs + 10, nowMs + 1000, 10)).map((r) => r.message.publicId)).toEqual([PUB])
   })
 })

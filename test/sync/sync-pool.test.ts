@@ -174,7 +174,7 @@ describe.each(testBackends())('a sync pool of two nodes on %s', (backend) => {
     expect((await verify(nodes.a, OTP3)).reason).toBe('key_disabled')
   })
 
-  test('a disable is carried as a state message; an enable too', async () => {
+  test('a disable is carried as a state message; an explicit enable too, a resync never re-enables', async () => {
     await verify(nodes.a, OTP1)
     await nodes.a.t.db.query('UPDATE yubikeys SET active = FALSE')
     expect(await nodes.a.queue.queueState([URL_B], [PUB], Date.now())).toBe(1)
@@ -184,6 +184,9 @@ describe.each(testBackends())('a sync pool of two nodes on %s', (backend) => {
     expect(await queued(nodes.a)).toBe(0)
     await nodes.a.t.db.query('UPDATE yubikeys SET active = TRUE')
     await nodes.a.queue.queueState([URL_B], 'all', Date.now())
+    await nodes.a.worker.runOnce()
+    expect(await row(nodes.b)).toMatchObject({ active: false })
+    await nodes.a.queue.queueState([URL_B], [PUB], Date.now(), 'explicit')
     await nodes.a.worker.runOnce()
     expect(await row(nodes.b)).toMatchObject({ active: true })
     expect((await verify(nodes.b, OTP2)).status).toBe('OK')

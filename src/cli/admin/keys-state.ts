@@ -112,7 +112,7 @@ function registerActive (group: Command, name: 'enable' | 'disable'): void {
       }
       const done = active ? 'enabled' : 'disabled'
       // with a sync pool the peers are told too (yubikey-val never carried the flag)
-      const peers = await withCliDatabase(config, async (db) => queueKeyState(db, config.syncPool, [publicId]))
+      const peers = await withCliDatabase(config, async (db) => queueKeyState(db, config.syncPool, [publicId], 'explicit'))
       const told = peers > 0 ? `; queued for ${peers} sync peer${peers === 1 ? '' : 's'}` : ''
       process.stdout.write(result === 'unchanged' ? `key ${publicId} was already ${done}${told}\n` : `key ${publicId} ${done}${told}\n`)
     })

@@ -54,7 +54,7 @@ export function registerSyncCommands (program: Command): void {
       const config = configFromOptions(opts)
       if (config.syncPool.length === 0) throw new CliError('no sync pool: set YUBIVAL_SYNC_POOL to the peers\' sync URLs', 2)
       const ids = opts.all === true ? 'all' : raw.map(parsePublicIdArg)
-      const n = await withCliDatabase(config, async (db) => queueKeyState(db, config.syncPool, ids))
+      const n = await withCliDatabase(config, async (db) => queueKeyState(db, config.syncPool, ids, 'resync'))
       process.stdout.write(`queued ${n} message${n === 1 ? '' : 's'} for ${config.syncPool.length} peer${config.syncPool.length === 1 ? '' : 's'} ` +
         `(${config.syncPool.map(peerLabel).join(', ')})\n`)
     })
