@@ -39,4 +39,8 @@ EXPOSE 8080 9080
 HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
   CMD ["node", "-e", "const e=process.env,a=e.YUBIVAL_ADMIN_PORT||'9080',tls=!!e.YUBIVAL_TLS_CERT_FILE;if(a==='0'&&tls)process.env.NODE_TLS_REJECT_UNAUTHORIZED='0';const u=a!=='0'?'http://127.0.0.1:'+a:(tls?'https':'http')+'://127.0.0.1:'+(e.YUBIVAL_PORT||'8080');fetch(u+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 # Node itself is PID 1 (the base image's entrypoint execs it): SIGTERM reaches yubival, which drains.
-CMD ["node", "bin/yubival", "serve"]
+# A 128 MB old-space limit keeps the server's RSS under load at ≈ 130 MB (Node's default sizing let it
+# grow to ≈ 165 MB with a million keys, garbage that V8 had not yet collected; docs/benchmarks.md).
+# Only the server gets it: `yubival keys …` run in the container need more for big imports. Raise it
+# with YUBIVAL_AEAD_CACHE_SIZE (≈ 10 MB per 100,000 more cached keys) by overriding the command.
+CMD ["node", "--max-old-space-size=128", "bin/yubival", "serve"]

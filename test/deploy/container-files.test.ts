@@ -35,7 +35,8 @@ describe('Dockerfile', () => {
 
   it('runs as the unprivileged node user, node itself as PID 1, listening on all interfaces', () => {
     expect(stages[1]).toMatch(/^USER node$/m)
-    expect(jsonArg('', 'CMD ')).toEqual(['node', 'bin/yubival', 'serve'])
+    // the server alone gets a heap limit (RSS ≤ 150 MB under load, docs/benchmarks.md)
+    expect(jsonArg('', 'CMD ')).toEqual(['node', '--max-old-space-size=128', 'bin/yubival', 'serve'])
     expect(stages[1]).toContain('YUBIVAL_HOST=0.0.0.0')
     expect(stages[1]).toContain('YUBIVAL_KEYFILE=/etc/yubival/keys.json')
     expect(stages[1]).toContain('YUBIVAL_AEAD_DIR=/var/lib/yubival/aeads')

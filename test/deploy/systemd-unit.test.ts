@@ -61,7 +61,7 @@ describe('deploy/yubival.service', () => {
 
   it('runs node directly as a dedicated user, with the environment file and a stop timeout above the grace period', () => {
     expect(service.get('User')).toEqual(['yubival'])
-    expect(service.get('ExecStart')).toEqual(['/usr/bin/node /opt/yubival/bin/yubival serve'])
+    expect(service.get('ExecStart')).toEqual(['/usr/bin/node --max-old-space-size=128 /opt/yubival/bin/yubival serve'])
     expect(service.get('EnvironmentFile')).toEqual(['/etc/yubival/yubival.env'])
     expect(service.get('RestartPreventExitStatus')).toEqual(['2'])
     const stop = Number(/^(\d+)s$/.exec(service.get('TimeoutStopSec')?.[0] ?? '')?.[1])
