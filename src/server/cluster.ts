@@ -105,7 +105,11 @@ export async function startCluster (config: Config, logger: Logger): Promise<Clu
     restartTimers.clear()
     if (live.size === 0) return
     const allExited = new Promise<void>((resolve) => { onAllExited = resolve })
-    for (const worker of live.keys()) send(worker, { yubival: 'shutdown' })
+    // A worker still starting has no message handler yet: a plain SIGTERM ends it.
+    for (const [worker, state] of live) {
+      if (state.listening) send(worker, { yubival: 'shutdown' })
+      else worker.process.kill('SIGTERM')
+    }
     let timer: NodeJS.Timeout | undefined
     const late = new Promise<'late'>((resolve) => { timer = setTimeout(() => resolve('late'), graceMs + EXIT_SLACK_MS) })
     if (await Promise.race([allExited, late]) === 'late') {
