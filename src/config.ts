@@ -77,6 +77,8 @@ export interface Config {
   syncKey: string | null
   /** With a sync key: allowed peers that may still send unsigned requests (yubikey-val nodes). */
   syncUnsignedIps: string[]
+  /** With a sync key: pool URLs (yubikey-val nodes) whose answers are not signed with it. */
+  syncUnsignedPeers: string[]
   /** Addresses allowed to call /wsapi/2.0/resync (default: YUBIVAL_SYNC_ALLOWED_IPS). */
   resyncIps: string[]
   /** How long a verify waits for its peers when the request has no `timeout`, milliseconds. */
@@ -138,6 +140,7 @@ export const KNOWN_ENV = [
   'YUBIVAL_SYNC_KEY',
   'YUBIVAL_SYNC_KEY_FILE',
   'YUBIVAL_SYNC_UNSIGNED_IPS',
+  'YUBIVAL_SYNC_UNSIGNED_PEERS',
   'YUBIVAL_RESYNC_IPS',
   'YUBIVAL_SYNC_TIMEOUT_MS',
   'YUBIVAL_SYNC_MAX_TIMEOUT_MS',
@@ -276,6 +279,9 @@ export function parseSyncPool (name: string, raw: string | undefined): string[] 
     if (parsed.search !== '' || parsed.hash !== '' || u.includes('?') || u.includes('#')) {
       throw new ConfigError(name, `${JSON.stringify(u)} must not have a query string or fragment (the sync parameters are appended)`)
     }
+    if (parsed.username !== '' || parsed.password !== '') {
+      throw new ConfigError(name, 'a peer URL must not carry user:password@ (it would be stored in the queue and shown by `sync status`); use YUBIVAL_SYNC_KEY and https')
+    }
     if (u.length > 100) throw new ConfigError(name, `${JSON.stringify(u)} is longer than 100 characters`)
   }
   if (new Set(list).size !== list.length) throw new ConfigError(name, 'lists the same URL twice')
@@ -372,14 +378,14 @@ export function loadConfig (rawEnv: NodeJS.ProcessEnv = process.env, overrides: 
     ksmAllowedIps: overrides.ksmAllowedIps ?? parseIpList('YUBIVAL_KSM_ALLOWED_IPS', env.YUBIVAL_KSM_ALLOWED_IPS, ['127.0.0.1', '::1']),
     ksmUrls: overrides.ksmUrls ?? parseKsmUrls('YUBIVAL_KSM_URLS', env.YUBIVAL_KSM_URLS),
     ksmTimeoutMs: overrides.ksmTimeoutMs ?? intSetting('YUBIVAL_KSM_TIMEOUT_MS', env.YUBIVAL_KSM_TIMEOUT_MS, 3000, 1, 600_000),
-    ...syncSettings(env, overrides)
+    ...syncSettings(env, overrides, requestTimeoutMs)
   }
 }
 
-type SyncSettings = Pick<Config, 'syncPool' | 'syncAllowedIps' | 'syncKey' | 'syncUnsignedIps' | 'resyncIps' | 'syncTimeoutMs' |
+type SyncSettings = Pick<Config, 'syncPool' | 'syncAllowedIps' | 'syncKey' | 'syncUnsignedIps' | 'syncUnsignedPeers' | 'resyncIps' | 'syncTimeoutMs' |
 'syncMaxTimeoutMs' | 'syncIntervalMs' | 'syncRequestTimeoutMs' | 'syncParallel' | 'syncQueueLimit'>
 
-function syncSettings (env: NodeJS.ProcessEnv, o: ConfigOverrides): SyncSettings {
+function syncSettings (env: NodeJS.ProcessEnv, o: ConfigOverrides, requestTimeoutMs: number): SyncSettings {
   const syncAllowedIps = o.syncAllowedIps ?? parseIpList('YUBIVAL_SYNC_ALLOWED_IPS', env.YUBIVAL_SYNC_ALLOWED_IPS, [])
   const syncUnsignedIps = o.syncUnsignedIps ?? parseIpList('YUBIVAL_SYNC_UNSIGNED_IPS', env.YUBIVAL_SYNC_UNSIGNED_IPS, [])
   const syncKey = o.syncKey !== undefined ? o.syncKey : parseSyncKey('YUBIVAL_SYNC_KEY', env.YUBIVAL_SYNC_KEY)
@@ -391,12 +397,24 @@ function syncSettings (env: NodeJS.ProcessEnv, o: ConfigOverrides): SyncSettings
     throw new ConfigError('YUBIVAL_SYNC_UNSIGNED_IPS', `${notAllowed.join(', ')} must also be in YUBIVAL_SYNC_ALLOWED_IPS`)
   }
   const syncTimeoutMs = o.syncTimeoutMs ?? intSetting('YUBIVAL_SYNC_TIMEOUT_MS', env.YUBIVAL_SYNC_TIMEOUT_MS, 1000, 1, 600_000)
-  const syncMaxTimeoutMs = o.syncMaxTimeoutMs ?? intSetting('YUBIVAL_SYNC_MAX_TIMEOUT_MS', env.YUBIVAL_SYNC_MAX_TIMEOUT_MS, 10_000, 1, 600_000)
+  const syncMaxTimeoutMs = o.syncMaxTimeoutMs ?? intSetting('YUBIVAL_SYNC_MAX_TIMEOUT_MS', env.YUBIVAL_SYNC_MAX_TIMEOUT_MS, 5000, 1, 600_000)
+  // a verify that waits for its peers must still answer before the request deadline cuts it off
+  if (syncMaxTimeoutMs + 1000 > requestTimeoutMs) {
+    throw new ConfigError('YUBIVAL_SYNC_MAX_TIMEOUT_MS', `${syncMaxTimeoutMs} must be at least 1000 below YUBIVAL_REQUEST_TIMEOUT_MS (${requestTimeoutMs})`)
+  }
   if (syncTimeoutMs > syncMaxTimeoutMs) {
     throw new ConfigError('YUBIVAL_SYNC_TIMEOUT_MS', `${syncTimeoutMs} is above YUBIVAL_SYNC_MAX_TIMEOUT_MS (${syncMaxTimeoutMs})`)
   }
+  const syncPool = o.syncPool ?? parseSyncPool('YUBIVAL_SYNC_POOL', env.YUBIVAL_SYNC_POOL)
+  const syncUnsignedPeers = o.syncUnsignedPeers ?? parseKsmUrls('YUBIVAL_SYNC_UNSIGNED_PEERS', env.YUBIVAL_SYNC_UNSIGNED_PEERS)
+  if (syncUnsignedPeers.length > 0 && syncKey === null) {
+    throw new ConfigError('YUBIVAL_SYNC_UNSIGNED_PEERS', 'only means something with YUBIVAL_SYNC_KEY (without a key no answer is checked)')
+  }
+  const notInPool = syncUnsignedPeers.filter((u) => !syncPool.includes(u))
+  if (notInPool.length > 0) throw new ConfigError('YUBIVAL_SYNC_UNSIGNED_PEERS', `${notInPool.join(', ')} must also be in YUBIVAL_SYNC_POOL`)
   return {
-    syncPool: o.syncPool ?? parseSyncPool('YUBIVAL_SYNC_POOL', env.YUBIVAL_SYNC_POOL),
+    syncPool,
+    syncUnsignedPeers,
     syncAllowedIps,
     syncKey,
     syncUnsignedIps,

@@ -18,10 +18,10 @@ function refusal (env: Record<string, string>): ConfigError {
 }
 
 describe('sync pool settings', () => {
-  it('defaults: no pool, nobody allowed, unsigned, yubikey-val\'s 1 s timeout, 10 s cap, 1 s interval', () => {
+  it('defaults: no pool, nobody allowed, unsigned, yubikey-val\'s 1 s timeout, 5 s cap, 1 s interval', () => {
     const c = loadConfig({})
     expect([c.syncPool, c.syncAllowedIps, c.syncKey, c.syncUnsignedIps, c.syncTimeoutMs, c.syncMaxTimeoutMs, c.syncIntervalMs,
-      c.syncRequestTimeoutMs, c.syncParallel, c.syncQueueLimit]).toEqual([[], [], null, [], 1000, 10_000, 1000, 10_000, 4, 1_000_000])
+      c.syncRequestTimeoutMs, c.syncParallel, c.syncQueueLimit, c.syncUnsignedPeers, c.resyncIps]).toEqual([[], [], null, [], 1000, 5000, 1000, 10_000, 4, 1_000_000, [], []])
   })
 
   it('reads every setting, the key also from a file', () => {
@@ -32,6 +32,8 @@ describe('sync pool settings', () => {
       YUBIVAL_SYNC_ALLOWED_IPS: '10.0.0.2,10.0.0.3',
       YUBIVAL_SYNC_KEY_FILE: path.join(dir, 'key'),
       YUBIVAL_SYNC_UNSIGNED_IPS: '10.0.0.3',
+      YUBIVAL_SYNC_UNSIGNED_PEERS: 'http://10.0.0.3:8080/wsapi/2.0/sync',
+      YUBIVAL_RESYNC_IPS: '10.0.0.9',
       YUBIVAL_SYNC_TIMEOUT_MS: '2000',
       YUBIVAL_SYNC_MAX_TIMEOUT_MS: '5000',
       YUBIVAL_SYNC_INTERVAL_MS: '500',
@@ -44,6 +46,8 @@ describe('sync pool settings', () => {
       syncAllowedIps: ['10.0.0.2', '10.0.0.3'],
       syncKey: KEY,
       syncUnsignedIps: ['10.0.0.3'],
+      syncUnsignedPeers: ['http://10.0.0.3:8080/wsapi/2.0/sync'],
+      resyncIps: ['10.0.0.9'],
       syncTimeoutMs: 2000,
       syncMaxTimeoutMs: 5000,
       syncIntervalMs: 500,
@@ -64,7 +68,11 @@ describe('sync pool settings', () => {
     [{ YUBIVAL_SYNC_KEY: 'c2hvcnQ=' }, 'YUBIVAL_SYNC_KEY', /shorter than 16 bytes/],
     [{ YUBIVAL_SYNC_UNSIGNED_IPS: '10.0.0.3', YUBIVAL_SYNC_ALLOWED_IPS: '10.0.0.3' }, 'YUBIVAL_SYNC_UNSIGNED_IPS', /only means something with YUBIVAL_SYNC_KEY/],
     [{ YUBIVAL_SYNC_UNSIGNED_IPS: '10.0.0.3', YUBIVAL_SYNC_KEY: KEY }, 'YUBIVAL_SYNC_UNSIGNED_IPS', /must also be in YUBIVAL_SYNC_ALLOWED_IPS/],
-    [{ YUBIVAL_SYNC_TIMEOUT_MS: '20000' }, 'YUBIVAL_SYNC_TIMEOUT_MS', /above YUBIVAL_SYNC_MAX_TIMEOUT_MS/],
+    [{ YUBIVAL_SYNC_TIMEOUT_MS: '6000' }, 'YUBIVAL_SYNC_TIMEOUT_MS', /above YUBIVAL_SYNC_MAX_TIMEOUT_MS/],
+    [{ YUBIVAL_SYNC_MAX_TIMEOUT_MS: '9500' }, 'YUBIVAL_SYNC_MAX_TIMEOUT_MS', /at least 1000 below YUBIVAL_REQUEST_TIMEOUT_MS \(10000\)/],
+    [{ YUBIVAL_SYNC_POOL: 'https://user:secret@val2/wsapi/2.0/sync' }, 'YUBIVAL_SYNC_POOL', /must not carry user:password@/],
+    [{ YUBIVAL_SYNC_POOL: 'http://a/s', YUBIVAL_SYNC_UNSIGNED_PEERS: 'http://a/s' }, 'YUBIVAL_SYNC_UNSIGNED_PEERS', /only means something with YUBIVAL_SYNC_KEY/],
+    [{ YUBIVAL_SYNC_POOL: 'http://a/s', YUBIVAL_SYNC_KEY: KEY, YUBIVAL_SYNC_UNSIGNED_PEERS: 'http://b/s' }, 'YUBIVAL_SYNC_UNSIGNED_PEERS', /must also be in YUBIVAL_SYNC_POOL/],
     [{ YUBIVAL_SYNC_PARALLEL: '0' }, 'YUBIVAL_SYNC_PARALLEL', /between 1 and 64/],
     [{ YUBIVAL_SYNC_KEY: KEY, YUBIVAL_SYNC_KEY_FILE: '/nonexistent' }, 'YUBIVAL_SYNC_KEY_FILE', /set only one/]
   ])('%j is refused naming %s', (env, setting, message) => {
@@ -73,6 +81,7 @@ describe('sync pool settings', () => {
     expect(err.message).toMatch(message)
     // never the key itself
     expect(err.message).not.toContain(KEY)
+    expect(err.message).not.toContain('secret')
   })
 })
 

@@ -8,19 +8,23 @@ import { ACCEPT_UPSERT_SQL, toRecord, YubikeysRepository, type YubikeyRow } from
 /** One queued message to one peer; (id, serverNonce) names this version of the row. */
 export type QueuedRef = QueuedSyncRef
 
+const ADMIN_TIMEOUT_MS = 10 * 60_000
+
 export interface QueuedMessage extends QueuedRef {
   kind: 'otp' | 'state'
   message: SyncMessage
   attempts: number
 }
 
-// A newer message for the same peer, key and kind replaces the queued one (new nonce, fresh attempts);
-// a resync (no flag) does not erase an explicit enable/disable still waiting to be delivered.
+// A newer message for the same peer, key and kind replaces the queued one (new nonce). It keeps the
+// row's queued_at, attempts and last error: they describe how long that peer has been missing news of
+// the key, which is what the queue metrics must show during an outage. A resync (no flag) does not erase
+// an explicit enable/disable still waiting to be delivered.
 const QUEUE_REPLACE_SQL = `ON CONFLICT (server, yk_publicname, kind) DO UPDATE SET
     server_nonce = EXCLUDED.server_nonce, otp = EXCLUDED.otp, modified = EXCLUDED.modified,
     yk_counter = EXCLUDED.yk_counter, yk_use = EXCLUDED.yk_use, yk_high = EXCLUDED.yk_high,
-    yk_low = EXCLUDED.yk_low, nonce = EXCLUDED.nonce, active = coalesce(EXCLUDED.active, q.active), queued_at = EXCLUDED.queued_at,
-    next_attempt_at = EXCLUDED.next_attempt_at, attempts = 0, last_error = NULL`
+    yk_low = EXCLUDED.yk_low, nonce = EXCLUDED.nonce, active = coalesce(EXCLUDED.active, q.active),
+    next_attempt_at = EXCLUDED.next_attempt_at`
 
 // The accept statement of YubikeysRepository plus, in the same statement (so a crash can never accept
 // without queueing), one row per peer. Rows are coalesced per (peer, key, kind): an accepted OTP always
@@ -144,9 +148,14 @@ export class SyncQueueRepository {
     return rows.length === 1
   }
 
-  /** A peer has the key disabled: so do we (yubikey-val never carried the flag, issue #45). */
-  async disableKey (publicId: string): Promise<boolean> {
-    const { rows } = await this.db.query('UPDATE yubikeys SET active = FALSE WHERE yk_publicname = $1 AND active RETURNING 1', [publicId])
+  /**
+   * A peer has the key disabled: so do we (yubikey-val never carried the flag, issue #45) — unless an
+   * enable of that key is still queued for that peer (its answer crossed our enable).
+   */
+  async disableKey (publicId: string, peer: string = ''): Promise<boolean> {
+    const { rows } = await this.db.query(`UPDATE yubikeys SET active = FALSE WHERE yk_publicname = $1 AND active
+      AND NOT EXISTS (SELECT 1 FROM sync_queue WHERE server = $2 AND yk_publicname = $1 AND kind = 'state' AND active)
+      RETURNING 1`, [publicId, peer])
     return rows.length === 1
   }
 
@@ -201,7 +210,8 @@ export class SyncQueueRepository {
   async queueState (peers: readonly string[], publicIds: readonly string[] | 'all', nowMs: number, flag: 'explicit' | 'resync' = 'resync'): Promise<number> {
     if (peers.length === 0) return 0
     const all = publicIds === 'all'
-    const { rows } = await this.db.query<{ n: number }>(`WITH ins AS (
+    // every key at once may take longer than the verify path's statement timeout
+    const { rows } = await this.db.transaction(async (tx) => tx.query<{ n: number }>(`WITH ins AS (
       INSERT INTO sync_queue AS q (kind, server, yk_publicname, server_nonce, otp, modified, yk_counter, yk_use,
         yk_high, yk_low, nonce, active, queued_at, next_attempt_at, attempts, last_error)
       SELECT 'state', p.server, y.yk_publicname, replace(gen_random_uuid()::text, '-', ''),
@@ -212,7 +222,7 @@ export class SyncQueueRepository {
       WHERE ($3 OR y.yk_publicname = ANY($4::text[])) AND y.yk_publicname ~ '^[cbdefghijklnrtuv]{1,16}$'
       ${QUEUE_REPLACE_SQL}
       RETURNING 1)
-      SELECT count(*)::int AS n FROM ins`, [peers, nowMs, all, all ? [] : publicIds, flag === 'explicit'])
+      SELECT count(*)::int AS n FROM ins`, [peers, nowMs, all, all ? [] : publicIds, flag === 'explicit']), { timeoutMs: ADMIN_TIMEOUT_MS })
     return rows[0]?.n ?? 0
   }
 
@@ -223,13 +233,23 @@ export class SyncQueueRepository {
     return rows.map((r) => ({ server: r.server, rows: r.rows, oldestQueuedAt: Number(r.oldest), failing: r.failing }))
   }
 
-  /** Drops the oldest messages beyond `limit`; the number dropped per peer. */
+  /**
+   * Drops the oldest messages beyond `limit`, explicit enables/disables last (a lost revocation is worse
+   * than lost counters); the number dropped per peer.
+   */
   async trim (limit: number): Promise<Map<string, number>> {
     const { rows } = await this.db.query<{ server: string, n: number }>(`WITH total AS (SELECT count(*) AS n FROM sync_queue),
-      dropped AS (DELETE FROM sync_queue WHERE id IN (SELECT id FROM sync_queue ORDER BY queued_at, id
+      dropped AS (DELETE FROM sync_queue WHERE id IN (SELECT id FROM sync_queue
+        ORDER BY (kind = 'state' AND active IS NOT NULL), queued_at, id
         LIMIT greatest((SELECT n FROM total) - $1, 0)) RETURNING server)
       SELECT server, count(*)::int AS n FROM dropped GROUP BY server`, [limit])
     return new Map(rows.map((r) => [r.server, r.n]))
+  }
+
+  /** Removes every queued message about one key (its counters were reset here); how many. */
+  async purgeKey (publicId: string): Promise<number> {
+    const { rows } = await this.db.query('DELETE FROM sync_queue WHERE yk_publicname = $1 RETURNING 1', [publicId])
+    return rows.length
   }
 
   /** Removes the queued messages of one peer (or of every peer not in `keep`); how many. */

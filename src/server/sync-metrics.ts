@@ -35,7 +35,8 @@ export function createSyncMetrics (registry: Registry, peers: readonly string[],
     registers,
     aggregator: 'max'
   })
-  const labels = peers.map(peerLabel)
+  // every label ever reported, so a peer whose messages were purged drops back to 0
+  const labels = new Set(peers.map(peerLabel))
   for (const peer of labels) {
     for (const result of ['ok', 'key_disabled', 'refused', 'failed']) requests.inc({ peer, result }, 0)
     dropped.inc({ peer }, 0)
@@ -51,6 +52,7 @@ export function createSyncMetrics (registry: Registry, peers: readonly string[],
       for (const s of stats) {
         const peer = peerLabel(s.server)
         seen.add(peer)
+        labels.add(peer)
         length.set({ peer }, s.rows)
         failing.set({ peer }, s.failing)
         age.set({ peer }, Math.max(0, (nowMs() - s.oldestQueuedAt) / 1000))

@@ -48,7 +48,7 @@ export function startSync (config: Config, db: Database, metrics: Metrics, logge
     return { yubikeys: null, verify: null, responder, resync, start: () => {}, stop: async () => {} }
   }
   const observer = createSyncMetrics(metrics.registry, config.syncPool)
-  const pool = createSyncPool({ peers: config.syncPool, key, client: createPeerClient(), queue, log, observer })
+  const pool = createSyncPool({ peers: config.syncPool, key, unsignedPeers: config.syncUnsignedPeers, client: createPeerClient(), queue, log, observer })
   const worker = createSyncWorker({
     pool,
     queue,

@@ -1,6 +1,6 @@
 // yubikey-val's sync protocol (reference yubikey-val.md §4), as pure functions: the request a peer gets,
 // how its answer is read and judged, and the checks an incoming sync request must pass.
-import { signParams } from '../wsapi/signature.js'
+import { signaturesEqual, signParams } from '../wsapi/signature.js'
 import { ctypeDigit } from '../wsapi/php-string.js'
 import { getHttpVal, isNonce, isRequestOtp } from '../wsapi/params.js'
 import type { RequestParams } from '../wsapi/query-parse.js'
@@ -45,9 +45,13 @@ export function syncQueryPairs (m: SyncMessage): Array<[string, string]> {
  * unescaped concatenation is also a correct URL. With a sync key, `h` (HMAC-SHA1 over the sorted
  * parameters, as WSAPI request signatures) lets a yubival peer authenticate it.
  */
-export function buildSyncUrl (peer: string, m: SyncMessage, key: Uint8Array | null): string {
+export function buildSyncUrl (peer: string, m: SyncMessage, key: Uint8Array | null, nowMs: number = Date.now()): string {
   const pairs = syncQueryPairs(m)
-  if (key !== null) pairs.push(['h', encodeURIComponent(signParams(pairs, key))])
+  if (key !== null) {
+    // signed requests say when they were made, so a captured one cannot be replayed later
+    pairs.push(['ts', String(nowMs)])
+    pairs.push(['h', encodeURIComponent(signParams(pairs, key))])
+  }
   return `${peer}?${pairs.map(([k, v]) => `${k}=${v}`).join('&')}`
 }
 
@@ -69,7 +73,8 @@ const ANSWER_FIELDS = {
   use: FIELD('yk_use', '-1|[0-9]+'),
   high: FIELD('yk_high', '-1|[0-9]+'),
   low: FIELD('yk_low', '-1|[0-9]+'),
-  nonce: FIELD('nonce', '[A-Za-z0-9]+')
+  // a row that was reset or imported may have an empty nonce; it then equals no request nonce
+  nonce: FIELD('nonce', '[A-Za-z0-9]*')
 }
 const STATUS_LINE = /^status=([A-Z_]+)\r?$/m
 
@@ -104,6 +109,20 @@ export function parseSyncAnswer (body: string): PeerAnswer {
   if (nums.some((n) => !Number.isSafeInteger(n) || n > 2147483647)) return { kind: 'refused', status: 'OK with out-of-range values' }
   const [m, c, u, h, l] = nums as [number, number, number, number, number]
   return { kind: 'ok', state: { modified: m, publicId, counter: c, use: u, high: h, low: l, nonce } }
+}
+
+/** Whether a WSAPI-layout answer's `h` signs its other lines with `key` (constant-time compare). */
+export function isAnswerSignedWith (body: string, key: Uint8Array): boolean {
+  const pairs: Array<[string, string]> = []
+  let h = ''
+  for (const line of body.split(/\r?\n/)) {
+    const i = line.indexOf('=')
+    if (i <= 0) continue
+    const [k, v] = [line.slice(0, i), line.slice(i + 1)]
+    if (k === 'h') h = v
+    else pairs.push([k, v])
+  }
+  return h !== '' && signaturesEqual(signParams(pairs, key), h)
 }
 
 /**

@@ -2,7 +2,7 @@
 // optional request signature between yubival nodes and the carried active flag. Never throws.
 import type { WsapiStatus } from '../outcome.js'
 import { buildResponse } from '../wsapi/response.js'
-import { signaturesEqual, signParams } from '../wsapi/signature.js'
+import { verifyRequestSignature } from '../wsapi/signature.js'
 import { getHttpVal } from '../wsapi/params.js'
 import type { RequestParams } from '../wsapi/query-parse.js'
 import { readSyncRequest } from './protocol.js'
@@ -28,6 +28,9 @@ export interface SyncAnswer {
   raised: boolean
 }
 
+/** How far a signed request's `ts` may be from this clock. */
+export const MAX_SIGNED_AGE_MS = 300_000
+
 export const plainIp = (ip: string): string => ip.startsWith('::ffff:') && ip.includes('.') ? ip.slice(7) : ip
 const EMPTY_KEY = Buffer.alloc(0)
 
@@ -45,20 +48,26 @@ export function createSyncResponder (opts: SyncResponderOptions): (ip: string, r
       if (rawQuery === '') return answer('MISSING_PARAMETER', 'empty query string')
       const from = plainIp(ip)
       if (!allowed.has(from)) return answer('OPERATION_NOT_ALLOWED', `${from} is not in YUBIVAL_SYNC_ALLOWED_IPS`)
+      let signed = false
       if (opts.key !== null) {
         const h = getHttpVal(params, 'h', '')
         if (h === '') {
           if (!unsigned.has(from)) return answer('OPERATION_NOT_ALLOWED', `unsigned request from ${from}, which is not in YUBIVAL_SYNC_UNSIGNED_IPS`)
         } else {
-          const signed = [...params.entries].filter(([k]) => k !== 'h')
-          if (!signaturesEqual(signParams(signed, opts.key), h)) return answer('BAD_SIGNATURE', 'h does not match YUBIVAL_SYNC_KEY')
+          if (!verifyRequestSignature(params, h, opts.key)) return answer('BAD_SIGNATURE', 'h does not match YUBIVAL_SYNC_KEY')
+          const ts = Number(getHttpVal(params, 'ts', ''))
+          if (!Number.isSafeInteger(ts) || Math.abs(now().getTime() - ts) > MAX_SIGNED_AGE_MS) {
+            return answer('OPERATION_NOT_ALLOWED', 'signed request without a ts within 5 minutes of this clock (replayed, or clocks apart)')
+          }
           // a signed request gets a signed answer
           key = opts.key
+          signed = true
         }
       }
       const request = readSyncRequest(params)
       if (!request.ok) return answer('MISSING_PARAMETER', request.why)
-      const m = request.message
+      // with a sync key, only a signed request may change the active flag (yubikey-val never sends one)
+      const m = opts.key !== null && !signed ? { ...request.message, active: null } : request.message
       publicId = m.publicId
       const applied = await opts.store.applyIncoming(m, Math.floor(now().getTime() / 1000))
       const b = applied.before

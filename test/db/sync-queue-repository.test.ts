@@ -148,14 +148,29 @@ describe.each(testBackends())('sync queue on %s', (backend) => {
     expect((await queue.claimDue(PEERS, nowMs, nowMs + 1000, 10)).map((r) => r.message.active)).toEqual([null, null])
   })
 
-  test('trim drops the messages queued longest ago first, not the lowest ids', async () => {
+  test('trim drops the messages waiting longest first (a replaced one keeps its age), explicit enables/disables last', async () => {
     await keys.accept(otp(5, 3))
     await keys.accept(otp(1, 0, { publicId: 'cccccccccccd', nonce: 'x' }))
-    await queue.queueState([PEERS[0]!], [PUB], nowMs)
-    await queue.queueState([PEERS[0]!], ['cccccccccccd'], nowMs + 1)
-    // PUB's row is replaced by a newer message: it keeps its id but is now the freshest
-    await queue.queueState([PEERS[0]!], [PUB], nowMs + 2)
+    await keys.accept(otp(1, 0, { publicId: 'ccccccccccce', nonce: 'x' }))
+    await queue.queueState([PEERS[0]!], ['cccccccccccd'], nowMs, 'explicit')
+    await queue.queueState([PEERS[0]!], [PUB], nowMs + 1)
+    await queue.queueState([PEERS[0]!], ['ccccccccccce'], nowMs + 2)
+    // replaced by a newer message: still waiting since nowMs + 1, so still older than ccccccccccce's
+    await queue.queueState([PEERS[0]!], [PUB], nowMs + 3)
+    expect((await queue.stats())[0]).toMatchObject({ rows: 3, oldestQueuedAt: nowMs })
+    await queue.trim(2)
+    expect((await queue.claimDue(PEERS, nowMs + 10, nowMs + 1000, 10)).map((r) => r.message.publicId).sort()).toEqual(['cccccccccccd', 'ccccccccccce'])
     await queue.trim(1)
-    expect((await queue.claimDue(PEERS, nowMs + 10, nowMs + 1000, 10)).map((r) => r.message.publicId)).toEqual([PUB])
+    expect((await queue.stats())[0]).toMatchObject({ rows: 1 })
+    expect((await t.db.query('SELECT yk_publicname FROM sync_queue')).rows).toEqual([{ yk_publicname: 'cccccccccccd' }])
+  })
+
+  test('a key is not disabled from a peer\'s answer while an enable for that peer is queued; purgeKey', async () => {
+    await keys.accept(otp(5, 3))
+    await queue.queueState([PEERS[0]!], [PUB], nowMs, 'explicit')
+    expect(await queue.disableKey(PUB, PEERS[0]!)).toBe(false)
+    expect(await queue.disableKey(PUB, PEERS[1]!)).toBe(true)
+    expect(await queue.purgeKey(PUB)).toBe(1)
+    expect(await queue.stats()).toEqual([])
   })
 })

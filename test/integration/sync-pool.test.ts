@@ -47,6 +47,8 @@ function serveEnv (n: Node): Record<string, string> {
     YUBIVAL_SYNC_INTERVAL_MS: '200',
     // generous: a slow machine must not turn an answer into NOT_ENOUGH_ANSWERS (a down peer fails at once)
     YUBIVAL_SYNC_TIMEOUT_MS: '10000',
+    YUBIVAL_SYNC_MAX_TIMEOUT_MS: '10000',
+    YUBIVAL_REQUEST_TIMEOUT_MS: '20000',
     YUBIVAL_SYNC_REQUEST_TIMEOUT_MS: '5000',
     ...n.extra
   }
@@ -107,9 +109,11 @@ function ykvalSyncQuery (v: { otp: string, modified: number, publicId: string, c
 }
 
 /** The same request signed with a sync key, as a yubival node sends it. */
+/** Signed as a yubival node signs: plus ts (ms, checked for freshness), then h over everything. */
 function signedSyncQuery (query: string, keyB64: string): string {
-  const params = Object.fromEntries(new URLSearchParams(query))
-  return `${query}&h=${encodeURIComponent(sign(params, keyB64))}`
+  const withTs = `${query}&ts=${Date.now()}`
+  const params = Object.fromEntries(new URLSearchParams(withTs))
+  return `${withTs}&h=${encodeURIComponent(sign(params, keyB64))}`
 }
 
 async function rawGet (n: Node, pathAndQuery: string, localAddress?: string): Promise<string> {

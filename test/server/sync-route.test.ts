@@ -24,7 +24,11 @@ const PAIRS: Array<[string, string]> = [
 ]
 const PEERS = ['http://10.0.0.2/wsapi/2.0/sync', 'http://10.0.0.3/wsapi/2.0/sync']
 const query = (pairs: Array<[string, string]>): string => pairs.map(([k, v]) => `${k}=${encodeURIComponent(v)}`).join('&')
-const signed = (pairs: Array<[string, string]>, key: Uint8Array): string => `${query(pairs)}&h=${encodeURIComponent(hmac(signString(pairs), key))}`
+/** Signed as a yubival node signs: the parameters plus ts (ms), then h over all of them. */
+const signed = (pairs: Array<[string, string]>, key: Uint8Array, ts = Date.now()): string => {
+  const all: Array<[string, string]> = [...pairs, ['ts', String(ts)]]
+  return `${query(all)}&h=${encodeURIComponent(hmac(signString(all), key))}`
+}
 
 describe.each(testBackends())('/wsapi/2.0/sync on %s', (backend) => {
   let t: TestDatabase
@@ -117,6 +121,15 @@ describe.each(testBackends())('/wsapi/2.0/sync on %s', (backend) => {
     // the allow-list still comes first
     expect(expectSignedWith(await get(a, signed(PAIRS, SYNC_KEY), '10.0.0.6'), EMPTY).status).toBe('OPERATION_NOT_ALLOWED')
     expect(await keys.getYubikey(PUB)).toMatchObject({ counter: 5, use: 3 })
+    // a captured signed request cannot be replayed later; nor sent without ts
+    expect(expectSignedWith(await get(a, signed(PAIRS, SYNC_KEY, Date.now() - 301_000)), EMPTY).status).toBe('OPERATION_NOT_ALLOWED')
+    const noTs = `${query(PAIRS)}&h=${encodeURIComponent(hmac(signString(PAIRS), SYNC_KEY))}`
+    expect(expectSignedWith(await get(a, noTs), EMPTY).status).toBe('OPERATION_NOT_ALLOWED')
+    // with a key, an unsigned request (a yubikey-val node) cannot change the active flag
+    expect(expectSignedWith(await get(a, query([...PAIRS, ['active', '0']]), '10.0.0.5'), EMPTY).status).toBe('OK')
+    expect(await keys.getYubikey(PUB)).toMatchObject({ active: true })
+    expect(expectSignedWith(await get(a, signed([...PAIRS, ['active', '0']], SYNC_KEY)), SYNC_KEY).status).toBe('BAD_OTP')
+    expect(await keys.getYubikey(PUB)).toMatchObject({ active: false })
   })
 
   test('a carried active flag is applied (state messages)', async () => {

@@ -19,13 +19,14 @@ describe('sync request URL (reference §4.2)', () => {
 
   test('a state message adds active; with a key, h signs every parameter (sorted, as WSAPI)', () => {
     const key = Buffer.from('0123456789abcdef0123')
-    const url = buildSyncUrl('https://v/wsapi/2.0/sync', { ...MSG, counter: -1, use: -1, active: false }, key)
+    const url = buildSyncUrl('https://v/wsapi/2.0/sync', { ...MSG, counter: -1, use: -1, active: false }, key, 1_800_000_000_123)
     const query = url.slice(url.indexOf('?') + 1)
     const params = [...parseQueryString(query).entries] as Array<[string, string]>
-    expect(params.map(([k]) => k)).toEqual(['otp', 'modified', 'yk_publicname', 'yk_counter', 'yk_use', 'yk_high', 'yk_low', 'nonce', 'active', 'h'])
+    expect(params.map(([k]) => k)).toEqual(['otp', 'modified', 'yk_publicname', 'yk_counter', 'yk_use', 'yk_high', 'yk_low', 'nonce', 'active', 'ts', 'h'])
     const h = params.pop()![1]
     expect(params).toContainEqual(['active', '0'])
     expect(params).toContainEqual(['yk_counter', '-1'])
+    expect(params).toContainEqual(['ts', '1800000000123'])
     expect(h).toBe(hmac(signString(params), key))
   })
 })

@@ -40,7 +40,7 @@ describe.each(testBackends())('sync worker on %s', (backend) => {
     }
   })
 
-  function worker (reply: (url: string) => PeerReply | Promise<PeerReply>, extra: { parallel?: number, queueLimit?: number } = {}) {
+  function worker (reply: (url: string) => PeerReply | Promise<PeerReply>, extra: { parallel?: number, queueLimit?: number, batch?: number } = {}) {
     const seen: string[] = []
     let inFlight = 0
     let maxInFlight = 0
@@ -58,7 +58,8 @@ describe.each(testBackends())('sync worker on %s', (backend) => {
     const observer = { request: () => {}, dropped: (peer: string, n: number) => dropped.push([peer, n]), queue: () => {} }
     const pool = createSyncPool({ peers: [X, Y], key: null, client, queue, log, observer })
     const w = createSyncWorker({
-      pool, queue, log, observer, intervalMs: 1000, requestTimeoutMs: 100, parallel: extra.parallel ?? 1, queueLimit: extra.queueLimit ?? 1000, nowMs: () => NOW
+      pool, queue, log, observer, intervalMs: 1000, requestTimeoutMs: 100, parallel: extra.parallel ?? 1, queueLimit: extra.queueLimit ?? 1000, nowMs: () => NOW,
+      ...(extra.batch !== undefined ? { batch: extra.batch } : {})
     })
     return { w, seen, dropped, maxInFlight: () => maxInFlight }
   }
@@ -84,12 +85,33 @@ describe.each(testBackends())('sync worker on %s', (backend) => {
     const tried = left.filter((r) => r.attempts === 1)
     expect(tried).toHaveLength(1)
     expect(tried[0]).toMatchObject({ last_error: 'ECONNREFUSED', next_attempt_at: String(NOW + 2000) })
-    // the others did not get an attempt: no attempt counted, tried again after the first backoff step
+    // the others did not get an attempt: none counted, but they wait as long as the one that failed
     expect(left.filter((r) => r.attempts === 0).map((r) => [r.last_error, r.next_attempt_at]))
-      .toEqual(Array(4).fill(['not sent: ECONNREFUSED', String(NOW + 1000)]))
+      .toEqual(Array(4).fill(['not sent: ECONNREFUSED', String(NOW + 2000)]))
     // nothing is due before its time
     await w.runOnce()
     expect(seen.filter((u) => u.startsWith(X))).toHaveLength(1)
+  })
+
+  test('a failing peer is not asked again in the same pass however many batches it has due; others are drained', async () => {
+    await queue.queueState([X, Y], 'all', NOW)
+    const { w, seen } = worker((url) => url.startsWith(X) ? { kind: 'failed', detail: 'ECONNREFUSED' } : { kind: 'body', body: okBody(url) }, { batch: 2 })
+    await w.runOnce()
+    expect(seen.filter((u) => u.startsWith(X))).toHaveLength(1)
+    expect(seen.filter((u) => u.startsWith(Y))).toHaveLength(5)
+    expect((await rows()).map((r) => r.server)).toEqual(Array(5).fill(X))
+  })
+
+  test('state messages go before OTP messages of the same peer', async () => {
+    const keys = new YubikeysRepository(t.db)
+    const { SyncingYubikeysRepository } = await import('../../src/db/sync-queue-repository.js')
+    const syncing = new SyncingYubikeysRepository(t.db, { peers: [X], serverNonce: () => 'f'.repeat(32), nowMs: () => NOW - 10_000, holdMs: 0 })
+    await syncing.accept({ publicId: IDS[0]!, counter: 2, use: 0, low: 0, high: 0, nonce: 'nonce0123456789a', now: 1_700_000_001, otp: IDS[0]! + 'c'.repeat(32) })
+    await queue.queueState([X], [IDS[0]!], NOW, 'explicit')
+    expect(await keys.getYubikey(IDS[0]!)).toMatchObject({ counter: 2 })
+    const { w, seen } = worker((url) => ({ kind: 'body', body: okBody(url) }))
+    await w.runOnce()
+    expect(seen.map((u) => new URL(u).searchParams.has('active'))).toEqual([true, false])
   })
 
   test('a refusal (e.g. OPERATION_NOT_ALLOWED) concerns one message: it is retried later, the rest are sent', async () => {

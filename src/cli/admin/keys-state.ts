@@ -12,6 +12,7 @@ import { withAeadRepository } from '../keys/aead-repository.js'
 import { parsePublicIdArg } from './aead-locate.js'
 import { formatTable } from './table.js'
 import { queueKeyState } from '../sync/queue-state.js'
+import { SyncQueueRepository } from '../../db/sync-queue-repository.js'
 
 /** `keys <name>` with the KSM options (for the AEAD directory) and the database options. */
 export function keysDbCommand (group: Command, name: string): Command {
@@ -112,8 +113,15 @@ function registerActive (group: Command, name: 'enable' | 'disable'): void {
       }
       const done = active ? 'enabled' : 'disabled'
       // with a sync pool the peers are told too (yubikey-val never carried the flag)
-      const peers = await withCliDatabase(config, async (db) => queueKeyState(db, config.syncPool, [publicId], 'explicit'))
+      const { peers, queuedElsewhere } = await withCliDatabase(config, async (db) => ({
+        peers: await queueKeyState(db, config.syncPool, [publicId], 'explicit'),
+        queuedElsewhere: config.syncPool.length === 0 && (await new SyncQueueRepository(db).stats()).length > 0
+      }))
       const told = peers > 0 ? `; queued for ${peers} sync peer${peers === 1 ? '' : 's'}` : ''
+      if (queuedElsewhere) {
+        process.stderr.write('yubival: warning: the sync queue has messages for peers but YUBIVAL_SYNC_POOL is not set here, ' +
+          'so the peers are not told; run this with the server\'s environment\n')
+      }
       process.stdout.write(result === 'unchanged' ? `key ${publicId} was already ${done}${told}\n` : `key ${publicId} ${done}${told}\n`)
     })
 }
@@ -131,10 +139,19 @@ function registerReset (group: Command): void {
     .action(async (raw: string, opts: CommonOptionValues & { force?: boolean }) => {
       const publicId = parsePublicIdArg(raw)
       requireForce(opts, `resetting the counters of ${publicId} lets its already used OTPs be accepted again`)
-      const before = await withCliDatabase(configFromOptions(opts), async (db) => resetYubikeyCounters(db, publicId))
+      const config = configFromOptions(opts)
+      const { before, dropped } = await withCliDatabase(config, async (db) => ({
+        before: await resetYubikeyCounters(db, publicId),
+        // queued messages carry the old counters: sent to a peer they would come back in its answer
+        dropped: await new SyncQueueRepository(db).purgeKey(publicId)
+      }))
       if (before === null) throw new CliError(`unknown public id ${publicId}: no database row, so no counters to reset`)
       process.stdout.write(`key ${publicId}: counters reset (were counter=${before.counter} use=${before.use})` +
-        `${before.active ? '' : '; the key is still disabled'}\n`)
+        `${before.active ? '' : '; the key is still disabled'}${dropped > 0 ? `; ${dropped} queued sync message${dropped === 1 ? '' : 's'} dropped` : ''}\n`)
+      if (config.syncPool.length > 0 || dropped > 0) {
+        process.stderr.write('yubival: with a sync pool, reset the key on every node (yubikey-val: UPDATE yubikeys in SQL): ' +
+          'a peer that still has the higher counters answers REPLAYED_OTP and raises them here again\n')
+      }
     })
 }
 

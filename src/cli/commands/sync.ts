@@ -45,8 +45,8 @@ export function registerSyncCommands (program: Command): void {
     })
 
   syncCommand(group, 'resync')
-    .description('queue the counters and active flag of keys for every peer, like yubikey-val\'s resync.php ' +
-      '(e.g. after adding a peer); the running service sends them')
+    .description('queue the counters of keys for every peer, like yubikey-val\'s resync.php (e.g. after adding a ' +
+      'peer), and the disabled flag of disabled keys (a resync never re-enables a key); the running service sends them')
     .argument('[PUBID...]', 'public ids (modhex)')
     .option('--all', 'every key in the database')
     .action(async (raw: string[], opts: CommonOptionValues & { all?: boolean }) => {
