@@ -2,7 +2,7 @@ import cluster from 'node:cluster'
 import { Option, type Command } from 'commander'
 import { ConfigError, type Config } from '../../config.js'
 import { isClusterWorker, joinCluster } from '../../server/cluster-worker.js'
-import { asyncStdout, createLogger } from '../../server/logger.js'
+import { createLogger } from '../../server/logger.js'
 import { startService } from '../../server/service.js'
 import { shutdownService } from '../../server/shutdown.js'
 import { loadTlsMaterial } from '../../server/tls.js'
@@ -44,7 +44,7 @@ export function registerServeCommand (program: Command): void {
     // Every setup problem (TLS files, keyfile, AEAD tree) is a configuration error: exit 2, one line.
     // The cluster primary checks them too, so a bad setting stops it before it forks anything.
     const tls = loadTlsMaterial(config)
-    const baseLogger = createLogger(config.logLevel, asyncStdout())
+    const baseLogger = createLogger(config.logLevel)
     const logger = worker ? baseLogger.child({ worker: cluster.worker?.id, pid: process.pid }) : baseLogger
     const primary = config.workers > 1 && !worker
     let ksm: KsmFactory
