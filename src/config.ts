@@ -398,14 +398,14 @@ function syncSettings (env: NodeJS.ProcessEnv, o: ConfigOverrides, requestTimeou
   }
   const syncTimeoutMs = o.syncTimeoutMs ?? intSetting('YUBIVAL_SYNC_TIMEOUT_MS', env.YUBIVAL_SYNC_TIMEOUT_MS, 1000, 1, 600_000)
   const syncMaxTimeoutMs = o.syncMaxTimeoutMs ?? intSetting('YUBIVAL_SYNC_MAX_TIMEOUT_MS', env.YUBIVAL_SYNC_MAX_TIMEOUT_MS, 5000, 1, 600_000)
+  const syncPool = o.syncPool ?? parseSyncPool('YUBIVAL_SYNC_POOL', env.YUBIVAL_SYNC_POOL)
   // a verify that waits for its peers must still answer before the request deadline cuts it off
-  if (syncMaxTimeoutMs + 1000 > requestTimeoutMs) {
+  if (syncPool.length > 0 && syncMaxTimeoutMs + 1000 > requestTimeoutMs) {
     throw new ConfigError('YUBIVAL_SYNC_MAX_TIMEOUT_MS', `${syncMaxTimeoutMs} must be at least 1000 below YUBIVAL_REQUEST_TIMEOUT_MS (${requestTimeoutMs})`)
   }
   if (syncTimeoutMs > syncMaxTimeoutMs) {
     throw new ConfigError('YUBIVAL_SYNC_TIMEOUT_MS', `${syncTimeoutMs} is above YUBIVAL_SYNC_MAX_TIMEOUT_MS (${syncMaxTimeoutMs})`)
   }
-  const syncPool = o.syncPool ?? parseSyncPool('YUBIVAL_SYNC_POOL', env.YUBIVAL_SYNC_POOL)
   const syncUnsignedPeers = o.syncUnsignedPeers ?? parseKsmUrls('YUBIVAL_SYNC_UNSIGNED_PEERS', env.YUBIVAL_SYNC_UNSIGNED_PEERS)
   if (syncUnsignedPeers.length > 0 && syncKey === null) {
     throw new ConfigError('YUBIVAL_SYNC_UNSIGNED_PEERS', 'only means something with YUBIVAL_SYNC_KEY (without a key no answer is checked)')

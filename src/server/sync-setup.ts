@@ -72,7 +72,7 @@ export function startSync (config: Config, db: Database, metrics: Metrics, logge
     responder,
     resync,
     start: () => {
-      log.info({ peers: config.syncPool.map(peerLabel), signed: key !== null }, 'sync pool: worker started')
+      log.info({ peers: config.syncPool.map(peerLabel), signed: config.syncKey !== null }, 'sync pool: worker started')
       worker.start()
     },
     stop: async () => worker.stop()
