@@ -112,8 +112,13 @@ export function openKsmFromConfig (config: Config, io: SetupIo): { ksm: Ksm, key
   }
 }
 
-/** The KSM of a service, made once the database is open (the database AEAD store needs it). */
-export type KsmFactory = (db: Queryable) => Ksm
+/**
+ * The KSM of a service, made once the database is open (the database AEAD store needs it), and how to
+ * forget its cached AEADs (SIGHUP: replaced or removed AEADs are read again).
+ */
+export type KsmFactory = ((db: Queryable) => Ksm) & { clearCache: () => void }
+
+const withCache = (make: (db: Queryable) => Ksm, clearCache: () => void): KsmFactory => Object.assign(make, { clearCache })
 
 /**
  * The KSM `yubival serve` runs, chosen by configuration: remote KSMs (YUBIVAL_KSM_URLS), else the local
@@ -125,11 +130,11 @@ export function ksmFactoryFromConfig (config: Config, io: SetupIo): KsmFactory {
     // the remote KSMs hold the keys: no keyfile, no AEADs here
     const ksm = createRemoteKsm({ urls: config.ksmUrls, timeoutMs: config.ksmTimeoutMs })
     io.info(`using ${config.ksmUrls.length} remote KSM${config.ksmUrls.length === 1 ? '' : 's'} (YUBIVAL_KSM_URLS); no keyfile or AEADs are read`)
-    return () => ksm
+    return withCache(() => ksm, () => {})
   }
   if (config.aeadStore === 'files') {
-    const { ksm } = openKsmFromConfig(config, io)
-    return () => ksm
+    const { ksm, store } = openKsmFromConfig(config, io)
+    return withCache(() => ksm, () => store.invalidate())
   }
   prepareKeyfile(config, io)
   const keyfile = loadConfiguredKeyfile(config, io)
@@ -142,7 +147,12 @@ export function ksmFactoryFromConfig (config: Config, io: SetupIo): KsmFactory {
   for (const kh of keyHandles) {
     if (!keyfile.has(kh.value)) io.warn(`key handle ${JSON.stringify(kh.typed)} (${kh.value}) is configured but not in keyfile ${config.keyfile}`)
   }
-  return (db) => createKsm({ keyfile, store: createAeadTableStore({ db, keyHandles: config.keyHandles, cacheSize: config.aeadCacheSize }) })
+  const stores: Array<ReturnType<typeof createAeadTableStore>> = []
+  return withCache((db) => {
+    const store = createAeadTableStore({ db, keyHandles: config.keyHandles, cacheSize: config.aeadCacheSize })
+    stores.push(store)
+    return createKsm({ keyfile, store })
+  }, () => { for (const s of stores) s.invalidate() })
 }
 
 export interface KeyToolSetup {

@@ -109,6 +109,16 @@ describe.skipIf(!havePg)('yubival serve with YUBIVAL_WORKERS=2', () => {
     const results = await Promise.all(batch(10).map(async (otp) => verifyOtp(base, inst.client, otp)))
     expect(results.every((r) => r.status === 'OK')).toBe(true)
   })
+
+  it('SIGHUP to the primary (systemctl reload) reaches every worker; all keep serving', async () => {
+    const listening = pidsLogging(server, 'worker listening')
+    const alive = [...listening].filter((pid) => { try { process.kill(pid, 0); return true } catch { return false } })
+    server.signal('SIGHUP')
+    await server.waitForOutput('SIGHUP: passed on to the workers')
+    await until(() => alive.every((pid) => pidsLogging(server, 'SIGHUP: reloaded').has(pid)), 'every worker to reload')
+    const results = await Promise.all(batch(10).map(async (otp) => verifyOtp(base, inst.client, otp)))
+    expect(results.every((r) => r.status === 'OK')).toBe(true)
+  })
 })
 
 describe.skipIf(!havePg)('yubival serve with YUBIVAL_WORKERS=2: SIGTERM with a verify in flight', () => {

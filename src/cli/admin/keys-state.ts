@@ -158,7 +158,7 @@ function registerReset (group: Command): void {
 function registerDelete (group: Command): void {
   keysDbCommand(group, 'delete')
     .description('delete a YubiKey: its AEAD in every key handle folder and its database row. To revoke a key, ' +
-      'use `keys disable` (a running server may keep a deleted AEAD in memory until restarted)')
+      'use `keys disable` (a running server may keep a deleted AEAD in memory until restarted or sent SIGHUP)')
     .argument('<PUBID>', 'public id (modhex)')
     .option('--force', 'really delete (the key secret is gone unless you have a backup)')
     .action(async (raw: string, opts: CommonOptionValues & { force?: boolean }) => {

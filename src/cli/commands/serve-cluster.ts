@@ -1,6 +1,7 @@
 // `yubival serve` with YUBIVAL_WORKERS > 1, the primary process: starts the cluster
 // (src/server/cluster.ts), announces it, and turns SIGTERM/SIGINT into a graceful shutdown of every
 // worker (a second signal drops what is still in flight), exiting 0 when all shut down cleanly.
+import cluster from 'node:cluster'
 import type { Logger } from 'pino'
 import type { Config } from '../../config.js'
 import { startCluster, WorkerStartError } from '../../server/cluster.js'
@@ -17,6 +18,11 @@ export async function runClusterPrimary (config: Config, logger: Logger, tls: bo
   const signal = (name: string) => () => primary.shutdown(name)
   process.on('SIGTERM', signal('SIGTERM'))
   process.on('SIGINT', signal('SIGINT'))
+  // `systemctl reload` signals the primary only: every worker reloads its own listener and caches
+  process.on('SIGHUP', () => {
+    for (const w of Object.values(cluster.workers ?? {})) w?.process.kill('SIGHUP')
+    logger.info('SIGHUP: passed on to the workers')
+  })
   announceListening(config, logger, { port: primary.port, tls, adminAddress: primary.admin?.server.address(), workers: config.workers })
   void primary.stopped.then((code) => {
     if (code === 0) logger.info('shut down cleanly')

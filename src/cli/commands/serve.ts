@@ -6,6 +6,7 @@ import { createLogger } from '../../server/logger.js'
 import { startService } from '../../server/service.js'
 import { shutdownService } from '../../server/shutdown.js'
 import { loadTlsMaterial } from '../../server/tls.js'
+import { reloadService } from '../../server/reload.js'
 import { CliError } from '../errors.js'
 import { ksmFactoryFromConfig, type KsmFactory } from '../ksm-setup.js'
 import { addDatabaseOptions, addDataDirOption, addKsmOptions, configFromOptions, type CommonOptionValues } from '../options.js'
@@ -88,6 +89,7 @@ export function registerServeCommand (program: Command): void {
     }
     process.on('SIGTERM', () => shutdown('SIGTERM'))
     process.on('SIGINT', () => shutdown('SIGINT'))
+    process.on('SIGHUP', () => { reloadService({ config, logger, server: service.app.server, clearAeadCache: ksm.clearCache }) })
     if (worker) {
       logger.info({ port }, 'worker listening')
       joinCluster(service.metrics.registry, port, { shutdown, abort: () => service.abortConnections() })
