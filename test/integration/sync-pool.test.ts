@@ -319,5 +319,10 @@ describe('a sync pool of two yubival nodes with their own databases', () => {
     const letIn = await getSync(b, query)
     expect(letIn.fields.status).toBe('OK')
     expect(letIn.fields.yk_counter).toBe('1')
+    // the sync keys never reach a log line
+    for (const n of [a, b]) {
+      expect(n.proc!.output()).not.toContain(key)
+      expect(n.proc!.output()).not.toContain(other)
+    }
   }, 180_000)
 })
