@@ -5,12 +5,12 @@
 import cluster, { type Worker } from 'node:cluster'
 import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
-import { AggregatorRegistry } from 'prom-client'
+import { AggregatorRegistry, type MetricObjectWithValues, type MetricValue } from 'prom-client'
 import type { Config } from '../config.js'
 import { openDatabase } from '../db/database.js'
 import { expectedMigrationVersion, migrate } from '../db/migrate.js'
 import { buildAdminApp } from './admin-app.js'
-import { isListeningMessage, type ToWorker } from './cluster-worker.js'
+import { isListeningMessage, isMetricsMessage, type MetricsMessage, type ToWorker } from './cluster-worker.js'
 import { createReadiness } from './readiness.js'
 import type { ReadinessCheck } from './routes/health.js'
 import { listen } from './service.js'
@@ -21,6 +21,15 @@ const RESTART_MAX_MS = 10_000
 const HEALTHY_RUN_MS = 10_000
 // On top of the workers' own grace period: how long the primary waits for them to exit.
 const EXIT_SLACK_MS = 5_000
+// A /metrics scrape waits this long for each worker; a worker that does not answer is left out.
+const METRICS_WAIT_MS = 2_000
+
+type WorkerMetrics = MetricsMessage['metrics']
+
+/** Every series of a worker gets its slot as label `worker`, so a replaced worker's reset is per series. */
+function labelled (metrics: WorkerMetrics, slot: number): Array<MetricObjectWithValues<MetricValue<string>>> {
+  return metrics.map((m) => ({ ...m, values: m.values.map((v) => ({ ...v, labels: { ...v.labels, worker: String(slot) } })) }))
+}
 
 /** A worker exited before it ever listened while the cluster was starting (its error is on stderr). */
 export class WorkerStartError extends Error {
@@ -36,6 +45,8 @@ export interface ClusterPrimary {
   admin: FastifyInstance | null
   /** First call: graceful shutdown of every worker; a second call tells them to drop what is in flight. */
   shutdown: (signal: string) => void
+  /** SIGHUP: passed on to the workers that listen (one still starting reads everything afresh anyway). */
+  reload: () => number
   /** Resolves after a shutdown with the exit code: 0 when every worker shut down cleanly, else 1. */
   stopped: Promise<number>
 }
@@ -47,7 +58,10 @@ export async function startCluster (config: Config, logger: Logger): Promise<Clu
   const db = await openDatabase({ ...config, dbPoolSize: 2 }, {
     onConnectionError: (err) => logger.warn({ reason: 'db_unavailable', err: err.message }, 'database connection lost')
   })
-  const live = new Map<Worker, { startedAt: number, listening: boolean }>()
+  // `slot` (1..N) is kept by a worker's replacement: it labels the worker's metrics
+  const live = new Map<Worker, { startedAt: number, listening: boolean, slot: number }>()
+  const pendingMetrics = new Map<number, (metrics: WorkerMetrics | null) => void>()
+  let metricsRequest = 0
   let port = -1
   let closing = false
   let restartDelay = RESTART_MIN_MS
@@ -64,10 +78,14 @@ export async function startCluster (config: Config, logger: Logger): Promise<Clu
   const send = (worker: Worker, message: ToWorker): void => {
     if (worker.isConnected()) worker.send(message)
   }
-  const fork = (): void => {
+  const fork = (slot: number): void => {
     const worker = cluster.fork()
-    live.set(worker, { startedAt: Date.now(), listening: false })
+    live.set(worker, { startedAt: Date.now(), listening: false, slot })
     worker.on('message', (m: unknown) => {
+      if (isMetricsMessage(m)) {
+        pendingMetrics.get(m.id)?.(m.metrics)
+        return
+      }
       if (!isListeningMessage(m)) return
       port = m.port
       const state = live.get(worker)
@@ -81,13 +99,18 @@ export async function startCluster (config: Config, logger: Logger): Promise<Clu
     const state = live.get(worker)
     live.delete(worker)
     if (closing) {
-      if (code !== 0) exitedUnclean = true
+      // a worker still starting is ended with SIGTERM: that is no unclean exit
+      const stoppedWhileStarting = state?.listening === false && signal === 'SIGTERM'
+      if (code !== 0 && !stoppedWhileStarting) {
+        exitedUnclean = true
+        logger.error({ worker: worker.id, pid: worker.process.pid, code, signal }, 'worker process did not shut down cleanly')
+      }
       if (live.size === 0) onAllExited?.()
       return
     }
     if (!running) {
       // Still starting: a worker that cannot start (bad port, database down) stops the whole server.
-      startFailure ??= code ?? 1
+      startFailure ??= code === null || code === 0 ? 1 : code
       onStartEvent?.()
       return
     }
@@ -95,7 +118,8 @@ export async function startCluster (config: Config, logger: Logger): Promise<Clu
     if (ranMs >= HEALTHY_RUN_MS) restartDelay = RESTART_MIN_MS
     logger.error({ worker: worker.id, pid: worker.process.pid, code, signal, ranMs, restartInMs: restartDelay },
       'worker process died; starting another')
-    const timer = setTimeout(() => { restartTimers.delete(timer); if (!closing) fork() }, restartDelay)
+    const slot = state?.slot ?? 0
+    const timer = setTimeout(() => { restartTimers.delete(timer); if (!closing) fork(slot) }, restartDelay)
     restartTimers.add(timer)
     restartDelay = Math.min(RESTART_MAX_MS, restartDelay * 2)
   })
@@ -121,6 +145,23 @@ export async function startCluster (config: Config, logger: Logger): Promise<Clu
     clearTimeout(timer)
   }
 
+  /** Asks one worker for its metrics; null when it does not answer in time. */
+  const askMetrics = async (worker: Worker): Promise<WorkerMetrics | null> => new Promise((resolve) => {
+    const id = ++metricsRequest
+    const timer = setTimeout(() => { pendingMetrics.delete(id); resolve(null) }, METRICS_WAIT_MS)
+    pendingMetrics.set(id, (metrics) => { clearTimeout(timer); pendingMetrics.delete(id); resolve(metrics) })
+    send(worker, { yubival: 'metrics', id })
+  })
+  // Only listening workers are asked (one still starting cannot answer yet), each labelled with its slot.
+  const collectMetrics = async (): Promise<string> => {
+    const asked = [...live].filter(([, st]) => st.listening)
+    const answers = await Promise.all(asked.map(async ([w, st]) => {
+      const metrics = await askMetrics(w)
+      return metrics === null ? null : labelled(metrics, st.slot)
+    }))
+    return AggregatorRegistry.aggregate(answers.filter((a) => a !== null)).metrics()
+  }
+
   try {
     await migrate(db)
     const base = createReadiness({
@@ -143,15 +184,14 @@ export async function startCluster (config: Config, logger: Logger): Promise<Clu
         else if (listeningCount() === count) resolve()
       }
     })
-    for (let i = 0; i < count; i++) fork()
+    for (let slot = 1; slot <= count; slot++) fork(slot)
     await started
     onStartEvent = null
     running = true
 
     if (config.adminPort !== 0) {
-      const aggregator = new AggregatorRegistry()
       const app = buildAdminApp({
-        metrics: { registry: aggregator, render: async () => aggregator.clusterMetrics() },
+        metrics: { registry: new AggregatorRegistry(), render: collectMetrics },
         readiness,
         logger
       })
@@ -172,6 +212,11 @@ export async function startCluster (config: Config, logger: Logger): Promise<Clu
     port,
     admin: runningAdmin,
     stopped,
+    reload: () => {
+      const listening = [...live].filter(([, st]) => st.listening)
+      for (const [worker] of listening) send(worker, { yubival: 'reload' })
+      return listening.length
+    },
     shutdown: (signal) => {
       if (closing) {
         logger.warn({ signal }, 'second signal; workers drop their in-flight requests')

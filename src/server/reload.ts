@@ -33,3 +33,40 @@ export function reloadService (t: ReloadTargets): { reloaded: string[], failed: 
   else t.logger.info({ reloaded }, 'SIGHUP: reloaded')
   return { reloaded, failed }
 }
+
+/** bin/yubival's marker for a SIGHUP that came while the modules were loading. */
+export const EARLY_SIGHUP = Symbol.for('yubival.early-sighup')
+
+export interface SighupControl {
+  /** From now on a SIGHUP (and one that came before) runs `reload`. */
+  ready: (reload: () => void) => void
+  /** Runs the reload now if ready, else remembers it (the IPC path of a cluster worker). */
+  reload: () => void
+}
+
+/**
+ * Installs this process's SIGHUP handler, replacing bin/yubival's early one. Until `ready` is called a
+ * SIGHUP is only remembered: what it would reload (TLS files, AEAD cache) is read fresh at start anyway,
+ * but one that came after those files were read is honoured once the server is up.
+ */
+export function takeOverSighup (): SighupControl {
+  const g = globalThis as Record<symbol, unknown>
+  let pending = g[EARLY_SIGHUP] === true
+  let run: (() => void) | null = null
+  const reload = (): void => {
+    if (run !== null) run()
+    else pending = true
+  }
+  process.removeAllListeners('SIGHUP')
+  process.on('SIGHUP', reload)
+  return {
+    ready: (fn) => {
+      run = fn
+      if (pending) {
+        pending = false
+        fn()
+      }
+    },
+    reload
+  }
+}

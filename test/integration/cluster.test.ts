@@ -86,11 +86,14 @@ describe.skipIf(!havePg)('yubival serve with YUBIVAL_WORKERS=2', () => {
     }
   })
 
-  it('/metrics on the primary sums verify_total over the workers', async () => {
+  it('/metrics on the primary has every worker\'s series, labelled with its slot', async () => {
     const okBefore = await counterSum(server.adminPort!, 'verify_total', 'status="OK"')
     const results = await Promise.all(batch(12).map(async (otp) => verifyOtp(base, inst.client, otp)))
     expect(results.every((r) => r.status === 'OK')).toBe(true)
     expect(await counterSum(server.adminPort!, 'verify_total', 'status="OK"')).toBe(okBefore + 12)
+    const text = await (await fetch(`http://127.0.0.1:${server.adminPort!}/metrics`)).text()
+    const slots = new Set(text.split('\n').filter((l) => l.startsWith('verify_total{status="OK"')).map((l) => /worker="(\d+)"/.exec(l)?.[1]))
+    expect(slots).toEqual(new Set(['1', '2']))
     // every OK so far, whichever worker answered it (log lines are written in batches: wait for them)
     const okLogged = (): number => logLines(server).filter((l) => l.msg === 'verify' && l.status === 'OK').length
     await until(() => okLogged() >= okBefore + 12, 'the verify log lines')
@@ -100,12 +103,21 @@ describe.skipIf(!havePg)('yubival serve with YUBIVAL_WORKERS=2', () => {
     expect(await ready.json()).toMatchObject({ checks: { workers: { ok: true, detail: '2 of 2 worker processes listening' } } })
   })
 
-  it('replaces a worker that dies', async () => {
+  it('replaces a worker that dies; meanwhile /metrics answers and a SIGHUP harms nobody', async () => {
     const before = pidsLogging(server, 'worker listening')
     const victim = [...before][0]!
     process.kill(victim, 'SIGKILL')
     await server.waitForOutput('worker process died; starting another')
+    // while the replacement starts: SIGHUP goes to listening workers only, and a scrape does not wait for it
+    server.signal('SIGHUP')
+    const scrape = await fetch(`http://127.0.0.1:${server.adminPort!}/metrics`)
+    expect(scrape.status).toBe(200)
+    expect(await scrape.text()).toMatch(/verify_total\{status="OK",reason="ok",worker="\d"\}/)
     await until(() => pidsLogging(server, 'worker listening').size === 3, 'a third worker to listen')
+    // no worker was ended by the SIGHUP; the replacement took the dead worker's slot
+    expect(logLines(server).filter((l) => l.msg === 'worker process died; starting another')).toHaveLength(1)
+    const text = await (await fetch(`http://127.0.0.1:${server.adminPort!}/metrics`)).text()
+    expect(new Set(text.split('\n').filter((l) => l.startsWith('verify_total{status="OK"')).map((l) => /worker="(\d+)"/.exec(l)?.[1]))).toEqual(new Set(['1', '2']))
     const results = await Promise.all(batch(10).map(async (otp) => verifyOtp(base, inst.client, otp)))
     expect(results.every((r) => r.status === 'OK')).toBe(true)
   })

@@ -40,6 +40,29 @@ function peerFingerprint (port: number): Promise<string> {
 }
 
 describe('SIGHUP', () => {
+  it('while the server is still starting is remembered, not fatal; the server comes up and reloads once', async () => {
+    inst = await createInstallation()
+    const { spawn } = await import('node:child_process')
+    const { BIN } = await import('../helpers/server-process.js')
+    const child = spawn(process.execPath, [BIN, 'serve'], {
+      env: { ...process.env, ...inst.env, YUBIVAL_PORT: '0', YUBIVAL_ADMIN_PORT: '0' }, stdio: ['ignore', 'pipe', 'pipe']
+    })
+    let out = ''
+    child.stdout.on('data', (d: Buffer) => { out += String(d) })
+    child.stderr.on('data', (d: Buffer) => { out += String(d) })
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
+    // while the modules load, and again while it opens the database
+    await new Promise((resolve) => setTimeout(resolve, 150))
+    child.kill('SIGHUP')
+    await new Promise((resolve) => setTimeout(resolve, 250))
+    if (!out.includes('"msg":"yubival listening"')) child.kill('SIGHUP')
+    for (let i = 0; i < 400 && !out.includes('"msg":"SIGHUP: reloaded"'); i++) await new Promise((resolve) => setTimeout(resolve, 25))
+    expect(out).toContain('"msg":"yubival listening"')
+    expect(out).toContain('"msg":"SIGHUP: reloaded"')
+    child.kill('SIGTERM')
+    expect(await exited).toBe(0)
+  })
+
   it('forgets cached AEADs: a key re-imported with a new secret works after the reload, not before', async () => {
     inst = await createInstallation()
     server = await spawnServe(inst.env)

@@ -6,7 +6,7 @@ import { createLogger } from '../../server/logger.js'
 import { startService } from '../../server/service.js'
 import { shutdownService } from '../../server/shutdown.js'
 import { loadTlsMaterial } from '../../server/tls.js'
-import { reloadService } from '../../server/reload.js'
+import { reloadService, takeOverSighup } from '../../server/reload.js'
 import { CliError } from '../errors.js'
 import { ksmFactoryFromConfig, type KsmFactory } from '../ksm-setup.js'
 import { addDatabaseOptions, addDataDirOption, addKsmOptions, configFromOptions, type CommonOptionValues } from '../options.js'
@@ -29,6 +29,9 @@ export function registerServeCommand (program: Command): void {
   addKsmOptions(cmd)
   addDatabaseOptions(cmd)
   cmd.action(async (opts: ServeOptions) => {
+    // SIGHUP must never end the server (Node's default), not even while it starts: until it can reload,
+    // one is remembered (bin/yubival catches those that come while the modules load).
+    const hup = takeOverSighup()
     const extra: Partial<Config> = {}
     if (opts.host !== undefined) extra.host = opts.host
     if (opts.port !== undefined) {
@@ -57,7 +60,7 @@ export function registerServeCommand (program: Command): void {
     } catch (err) {
       throw err instanceof CliError ? new CliError(err.message, 2) : err
     }
-    if (primary) return runClusterPrimary(config, logger, tls !== null)
+    if (primary) return runClusterPrimary(config, logger, tls !== null, hup)
 
     let service: Awaited<ReturnType<typeof startService>>
     try {
@@ -71,28 +74,35 @@ export function registerServeCommand (program: Command): void {
     const port = typeof address === 'object' && address !== null ? address.port : config.port
 
     let closing = false
+    let aborted = false
+    const abort = (): void => {
+      aborted = true
+      service.abortConnections()
+    }
     const shutdown = (signal: string): void => {
       if (closing) {
         // A second signal: the operator does not want to wait for the grace period. In a cluster the
         // primary relays that (the group's signals reach every worker as well as the primary).
         if (worker) return
         logger.warn({ signal }, 'second signal; dropping in-flight requests')
-        service.abortConnections()
+        abort()
         return
       }
       closing = true
       logger.info({ signal, graceMs: config.shutdownGraceMs }, 'shutting down: no new connections, finishing requests in flight')
       void shutdownService(service, { graceMs: config.shutdownGraceMs, logger }).then((result) => {
-        if (result === 'clean') logger.info('shut down cleanly')
-        process.exit(result === 'clean' ? 0 : 1)
+        // exit 1 whenever requests in flight were dropped (grace period over, or a second signal)
+        const clean = result === 'clean' && !aborted
+        if (clean) logger.info('shut down cleanly')
+        process.exit(clean ? 0 : 1)
       })
     }
     process.on('SIGTERM', () => shutdown('SIGTERM'))
     process.on('SIGINT', () => shutdown('SIGINT'))
-    process.on('SIGHUP', () => { reloadService({ config, logger, server: service.app.server, clearAeadCache: ksm.clearCache }) })
+    hup.ready(() => { reloadService({ config, logger, server: service.app.server, clearAeadCache: ksm.clearCache }) })
     if (worker) {
       logger.info({ port }, 'worker listening')
-      joinCluster(service.metrics.registry, port, { shutdown, abort: () => service.abortConnections() })
+      joinCluster(service.metrics.registry, port, { shutdown, abort, reload: hup.reload })
       return
     }
     announceListening(config, logger, { port, tls: tls !== null, adminAddress: service.admin?.server.address(), workers: 1 })
