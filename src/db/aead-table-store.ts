@@ -43,6 +43,7 @@ export function createAeadTableStore (opts: AeadTableStoreOptions): AeadTableSto
   const cache = new AeadCache(opts.cacheSize)
 
   async function loadFromTable (publicId: string): Promise<AeadLoadResult> {
+    const generation = cache.generation
     // One round trip for every key handle. pyhsm's SQL backend kept whichever row came last (no ORDER
     // BY); we pick the first configured key handle that has a row, as the file store does with folders.
     const { rows } = await opts.db.query<AeadRow>(
@@ -56,7 +57,7 @@ export function createAeadTableStore (opts: AeadTableStoreOptions): AeadTableSto
       const source = aeadRowSource(publicId, kh)
       if (nonce.length !== 6) return { status: 'unreadable', source, detail: `${source}: nonce is ${nonce.length} bytes, expected 6` }
       const entry = { version: 1 as const, keyHandle: kh, nonce, aead }
-      cache.set(publicId, entry, folder)
+      cache.set(publicId, entry, folder, generation)
       return { status: 'found', record: { ...entry, publicId, source } }
     }
     return { status: 'missing', tried: values.map((kh) => aeadRowSource(publicId, kh)) }

@@ -38,6 +38,8 @@ export class AeadCache {
       Number.isInteger(folder) && folder >= 0 && folder < MAX_FOLDERS && entry.keyHandle >= 0 && entry.keyHandle <= 0xffffffff
   }
 
+  private gen = 0
+
   get (publicId: string): CachedAead | undefined {
     const slot = this.slots.get(publicId)
     if (slot === undefined) return undefined
@@ -55,8 +57,16 @@ export class AeadCache {
     }
   }
 
-  set (publicId: string, entry: AeadEntry, folder: number): void {
-    if (this.capacity === 0 || !AeadCache.fits(entry, folder)) return
+  /**
+   * Bumped by clear() and delete(): a load that started before (its `generation` is older) must not put
+   * what it read back into the cache (SIGHUP, a replaced AEAD).
+   */
+  get generation (): number {
+    return this.gen
+  }
+
+  set (publicId: string, entry: AeadEntry, folder: number, generation: number = this.gen): void {
+    if (this.capacity === 0 || !AeadCache.fits(entry, folder) || generation !== this.gen) return
     let slot = this.slots.get(publicId)
     if (slot !== undefined) {
       this.slots.delete(publicId)
@@ -78,6 +88,7 @@ export class AeadCache {
   }
 
   delete (publicId: string): void {
+    this.gen++
     const slot = this.slots.get(publicId)
     if (slot === undefined) return
     this.slots.delete(publicId)
@@ -85,6 +96,7 @@ export class AeadCache {
   }
 
   clear (): void {
+    this.gen++
     this.slots.clear()
     this.free.length = 0
     this.used = 0

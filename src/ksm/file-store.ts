@@ -47,6 +47,7 @@ export function createFileAeadStore (opts: FileAeadStoreOptions): FileAeadStore 
   const fileOf = (folder: number, publicId: string): string => path.join(aeadDir, aeadRelativePath(keyHandles[folder]!.typed, publicId))
 
   async function loadFromDisk (publicId: string): Promise<AeadLoadResult> {
+    const generation = cache.generation
     const tried: string[] = []
     for (const [folder, kh] of keyHandles.entries()) {
       const file = fileOf(folder, publicId)
@@ -61,7 +62,7 @@ export function createFileAeadStore (opts: FileAeadStoreOptions): FileAeadStore 
       }
       try {
         const entry = parseAeadFile(bytes, { folderKeyHandle: kh.value, publicId })
-        cache.set(publicId, entry, folder)
+        cache.set(publicId, entry, folder, generation)
         return { status: 'found', record: { ...entry, publicId, source: file } }
       } catch (err) {
         if (err instanceof AeadFileError) return { status: 'unreadable', source: file, detail: `${file}: ${err.message}` }

@@ -27,6 +27,20 @@ describe('AeadCache', () => {
     expect(c.size).toBe(1)
   })
 
+  it('a load that started before clear() or delete() does not put its (maybe stale) AEAD back', () => {
+    const c = new AeadCache(10)
+    const started = c.generation
+    c.clear()
+    c.set('vvcccccccccb', entry(1), 0, started)
+    expect(c.get('vvcccccccccb')).toBeUndefined()
+    const again = c.generation
+    c.delete('vvcccccccccd')
+    c.set('vvcccccccccb', entry(1), 0, again)
+    expect(c.get('vvcccccccccb')).toBeUndefined()
+    c.set('vvcccccccccb', entry(2), 0, c.generation)
+    expectEntry(c, 'vvcccccccccb', 2)
+  })
+
   it('evicts the least recently used entry and reuses its slot without touching the others', () => {
     const c = new AeadCache(3)
     for (const n of [1, 2, 3]) c.set(`id${n}`, entry(n), 0)
