@@ -21,6 +21,8 @@ const RESTART_MAX_MS = 10_000
 const HEALTHY_RUN_MS = 10_000
 // On top of the workers' own grace period: how long the primary waits for them to exit.
 const EXIT_SLACK_MS = 5_000
+// A worker that neither listens nor fails within this time (database hanging, …) stops the start.
+const WORKER_START_TIMEOUT_MS = 120_000
 // A /metrics scrape waits this long for each worker; a worker that does not answer is left out.
 const METRICS_WAIT_MS = 2_000
 
@@ -33,8 +35,8 @@ function labelled (metrics: WorkerMetrics, slot: number): Array<MetricObjectWith
 
 /** A worker exited before it ever listened while the cluster was starting (its error is on stderr). */
 export class WorkerStartError extends Error {
-  constructor (readonly exitCode: number) {
-    super(`a worker process exited with code ${exitCode} before it listened; see its message above`)
+  constructor (readonly exitCode: number, message = `a worker process exited with code ${exitCode} before it listened; see its message above`) {
+    super(message)
     this.name = 'WorkerStartError'
   }
 }
@@ -178,14 +180,18 @@ export async function startCluster (config: Config, logger: Logger): Promise<Clu
       return { ready: report.ready && n > 0, checks: { ...report.checks, workers } }
     }
 
+    let startTimer: NodeJS.Timeout | undefined
     const started = new Promise<void>((resolve, reject) => {
       onStartEvent = () => {
         if (startFailure !== null) reject(new WorkerStartError(startFailure))
         else if (listeningCount() === count) resolve()
       }
+      startTimer = setTimeout(() => reject(new WorkerStartError(1,
+        `${count - listeningCount()} of ${count} worker processes did not listen within ${WORKER_START_TIMEOUT_MS / 1000} s; see their messages above`)),
+      WORKER_START_TIMEOUT_MS)
     })
     for (let slot = 1; slot <= count; slot++) fork(slot)
-    await started
+    await started.finally(() => clearTimeout(startTimer))
     onStartEvent = null
     running = true
 
