@@ -45,25 +45,26 @@ export interface SighupControl {
 }
 
 /**
- * Installs this process's SIGHUP handler, replacing bin/yubival's early one. Until `ready` is called a
- * SIGHUP is only remembered: what it would reload (TLS files, AEAD cache) is read fresh at start anyway,
- * but one that came after those files were read is honoured once the server is up.
+ * Installs this process's SIGHUP handler next to bin/yubival's early one (which stays: removing the last
+ * listener would close the signal handle and lose a signal caught but not yet dispatched). Until `ready`
+ * is called a SIGHUP is only remembered: what it would reload (TLS files, AEAD cache) is read fresh at
+ * start anyway, but one that came after those files were read is honoured once the server is up.
  */
 export function takeOverSighup (): SighupControl {
   const g = globalThis as Record<symbol, unknown>
-  let pending = g[EARLY_SIGHUP] === true
+  let pending = false
   let run: (() => void) | null = null
   const reload = (): void => {
     if (run !== null) run()
     else pending = true
   }
-  process.removeAllListeners('SIGHUP')
   process.on('SIGHUP', reload)
   return {
     ready: (fn) => {
       run = fn
-      if (pending) {
+      if (pending || g[EARLY_SIGHUP] === true) {
         pending = false
+        g[EARLY_SIGHUP] = false
         fn()
       }
     },
