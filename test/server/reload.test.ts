@@ -51,16 +51,21 @@ describe('SIGHUP', () => {
     child.stdout.on('data', (d: Buffer) => { out += String(d) })
     child.stderr.on('data', (d: Buffer) => { out += String(d) })
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
-    // while the modules load, and again while it opens the database
-    await new Promise((resolve) => setTimeout(resolve, 150))
-    child.kill('SIGHUP')
-    await new Promise((resolve) => setTimeout(resolve, 250))
-    if (!out.includes('"msg":"yubival listening"')) child.kill('SIGHUP')
-    for (let i = 0; i < 400 && !out.includes('"msg":"SIGHUP: reloaded"'); i++) await new Promise((resolve) => setTimeout(resolve, 25))
-    expect(out).toContain('"msg":"yubival listening"')
-    expect(out).toContain('"msg":"SIGHUP: reloaded"')
-    child.kill('SIGTERM')
-    expect(await exited).toBe(0)
+    try {
+      // while the modules load, and again while it opens the database
+      await new Promise((resolve) => setTimeout(resolve, 150))
+      child.kill('SIGHUP')
+      await new Promise((resolve) => setTimeout(resolve, 250))
+      if (!out.includes('"msg":"yubival listening"')) child.kill('SIGHUP')
+      for (let i = 0; i < 400 && !out.includes('"msg":"SIGHUP: reloaded"'); i++) await new Promise((resolve) => setTimeout(resolve, 25))
+      expect(out).toContain('"msg":"yubival listening"')
+      expect(out).toContain('"msg":"SIGHUP: reloaded"')
+      child.kill('SIGTERM')
+      expect(await exited).toBe(0)
+    } finally {
+      // never leave a server behind when an expectation failed
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+    }
   })
 
   it('forgets cached AEADs: a key re-imported with a new secret works after the reload, not before', async () => {
