@@ -6,17 +6,8 @@ import { createInstallation, randomSoftKey, type TestInstallation } from '../hel
 import { freePort, spawnServe, type ServeProcess } from '../helpers/serve-process.js'
 import { randomNonce, verifyOtp } from '../helpers/wsapi-client.js'
 import { yubiotpOtp } from '../helpers/yubiotp.js'
+import { parseMetrics } from '../helpers/metrics.js'
 
-/** `name{labels}` → value, from the Prometheus text format. */
-function parseMetrics (text: string): Map<string, number> {
-  const out = new Map<string, number>()
-  for (const line of text.split('\n')) {
-    if (line === '' || line.startsWith('#')) continue
-    const i = line.lastIndexOf(' ')
-    out.set(line.slice(0, i), Number(line.slice(i + 1)))
-  }
-  return out
-}
 
 describe('Prometheus metrics', () => {
   let inst: TestInstallation

@@ -5,16 +5,8 @@ import { createInstallation, type TestInstallation } from '../helpers/environmen
 import { freePort, spawnServe, type ServeProcess } from '../helpers/serve-process.js'
 import { verifyOtp } from '../helpers/wsapi-client.js'
 import { yubiotpOtp } from '../helpers/yubiotp.js'
+import { parseMetrics } from '../helpers/metrics.js'
 
-function parseMetrics (text: string): Map<string, number> {
-  const out = new Map<string, number>()
-  for (const line of text.split('\n')) {
-    if (line === '' || line.startsWith('#')) continue
-    const i = line.lastIndexOf(' ')
-    out.set(line.slice(0, i), Number(line.slice(i + 1)))
-  }
-  return out
-}
 
 describe('sync pool metrics', () => {
   let inst: TestInstallation
